@@ -1,0 +1,330 @@
+"""``MuscodeApp``: the Jupyter Server extension, its configuration and its wiring.
+
+``jupyter muscode`` starts a Jupyter Server with MUSCode; ``jupyter lab`` and
+``jupyter server`` load it too (``jupyter-config/`` enables it). Every setting below
+is a trait: set it in a Jupyter config file (``c.MuscodeApp.db_url = ...``), on the
+command line (``--MuscodeApp.db_url=...``) or, for deployments, through the
+environment variable named in its help.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import secrets
+import sys
+from pathlib import Path
+from typing import Any
+
+from jupyter_core.application import JupyterApp
+from jupyter_server.extension.application import ExtensionApp
+from traitlets import Bool, Dict, Int, Set, Unicode, default, validate
+from traitlets.config import Application
+
+from . import __version__
+from .auth import (
+    Authenticator,
+    BearerIdentityProvider,
+    Caller,
+    TokenAuthority,
+    running_under_hub,
+    secret_problem,
+)
+from .errors import DependencyDown
+from .execution.languages import Language, build_registry
+from .handlers import all_handlers
+from .services.projects import ProjectService, SizeCaps
+from .store import Database, SchemaMismatch, ensure_schema
+from .store import upgrade as upgrade_schema
+from .store.db import schema_state
+
+
+class StartupError(Exception):
+    """MUSCode refuses to start; the message says why and what to do."""
+
+
+def _env_int(name: str, fallback: int) -> int:
+    value = os.environ.get(name)
+    if value is None or not value.strip():
+        return fallback
+    try:
+        return int(value)
+    except ValueError:
+        raise StartupError(f"{name}={value!r} is not a whole number") from None
+
+
+def default_db_url(data_dir: str) -> str:
+    """``MUSCODE_DB_URL``, else a SQLite file in the Jupyter data directory."""
+    url = os.environ.get("MUSCODE_DB_URL")
+    if url:
+        return url
+    return f"sqlite:///{Path(data_dir) / 'muscode' / 'muscode.sqlite'}"
+
+
+class MuscodeApp(ExtensionApp):
+    """MUSCode for Jupyter: a classroom coding platform in the Jupyter stack."""
+
+    name = "muscode"
+    description = __doc__ or ""
+    version = __version__
+    extension_url = "/api/muscode/v1/health"
+    load_other_extensions = True
+
+    # -- configuration ---------------------------------------------------------------
+
+    db_url = Unicode(
+        help="""Database URL: sqlite:///path/to.db or postgresql://user@host/db.
+
+        Default: $MUSCODE_DB_URL, else muscode/muscode.sqlite in the Jupyter data
+        directory (created and migrated on first start).""",
+    ).tag(config=True)
+
+    @default("db_url")
+    def _default_db_url(self) -> str:
+        return default_db_url(self.data_dir)
+
+    upgrade_db = Bool(
+        False,
+        help="""Upgrade a database whose schema is behind at start-up.
+
+        Off by default for server databases (PostgreSQL): back it up and run
+        `jupyter muscode db upgrade`. A SQLite database is always upgraded.""",
+    ).tag(config=True)
+
+    allow_bearer_tokens = Bool(
+        True,
+        help="Accept `Authorization: Bearer <JWT>` MUSCode tokens (graders, scripts).",
+    ).tag(config=True)
+
+    jwt_secret = Unicode(
+        help="""Secret key (HS256) that signs MUSCode bearer tokens.
+
+        Default: $MUSCODE_JWT_SECRET, else a random key kept in muscode/jwt_secret in
+        the Jupyter data directory (mode 0600). With bearer tokens on, MUSCode refuses
+        to start with an empty, placeholder or short (< 32 characters) secret.""",
+    ).tag(config=True)
+
+    @default("jwt_secret")
+    def _default_jwt_secret(self) -> str:
+        if "MUSCODE_JWT_SECRET" in os.environ:
+            return os.environ["MUSCODE_JWT_SECRET"]
+        path = Path(self.data_dir) / "muscode" / "jwt_secret"
+        if path.exists():
+            return path.read_text().strip()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        value = secrets.token_hex(32)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(value)
+        return value
+
+    admin_users = Set(
+        Unicode(),
+        help="""User names that are MUSCode admins ($MUSCODE_ADMIN_USERS, comma-separated).
+
+        The hub's admins and the single user of an embedded server are admins too.""",
+    ).tag(config=True)
+
+    @default("admin_users")
+    def _default_admin_users(self) -> set[str]:
+        raw = os.environ.get("MUSCODE_ADMIN_USERS", "")
+        return {name.strip() for name in raw.split(",") if name.strip()}
+
+    embedded_user = Unicode(
+        help="""On an embedded server (not under JupyterHub): the user name MUSCode records
+        for the person using it. Jupyter's token login is anonymous, so this gives their
+        projects a stable owner. Default: the operating-system login name.""",
+    ).tag(config=True)
+
+    @default("embedded_user")
+    def _default_embedded_user(self) -> str:
+        try:
+            return getpass.getuser()
+        except (KeyError, OSError):
+            return "owner"
+
+    max_file_size = Int(
+        help="Largest file in a project, in bytes ($MUSCODE_MAX_FILE_SIZE; default 2 MiB).",
+    ).tag(config=True)
+
+    @default("max_file_size")
+    def _default_max_file_size(self) -> int:
+        return _env_int("MUSCODE_MAX_FILE_SIZE", 2 * 1024 * 1024)
+
+    max_project_size = Int(
+        help="Most bytes in one project's files ($MUSCODE_MAX_PROJECT_SIZE; default 20 MiB).",
+    ).tag(config=True)
+
+    @default("max_project_size")
+    def _default_max_project_size(self) -> int:
+        return _env_int("MUSCODE_MAX_PROJECT_SIZE", 20 * 1024 * 1024)
+
+    max_project_files = Int(
+        help="Most files in one project ($MUSCODE_MAX_PROJECT_FILES; default 1000).",
+    ).tag(config=True)
+
+    @default("max_project_files")
+    def _default_max_project_files(self) -> int:
+        return _env_int("MUSCODE_MAX_PROJECT_FILES", 1000)
+
+    @validate("max_file_size", "max_project_size", "max_project_files")
+    def _positive(self, proposal: dict[str, Any]) -> int:
+        value = int(proposal["value"])
+        if value <= 0:
+            from traitlets import TraitError
+
+            raise TraitError(f"{proposal['trait'].name} must be positive, not {value}")
+        return value
+
+    languages = Dict(
+        help="""Languages to add, change or remove, by id.
+
+        Each value is a dict of `Language` fields (name, extensions, compile, run,
+        version, image, env, default_main) merged over the built-in definition; None
+        removes a language. Example: {"python": {"run": ["python3", "-I", "{main}"]}}.""",
+    ).tag(config=True)
+
+    # -- wiring ----------------------------------------------------------------------
+
+    def initialize_settings(self) -> None:
+        if self.allow_bearer_tokens:
+            problem = secret_problem(self.jwt_secret)
+            if problem:
+                raise StartupError(
+                    f"{problem}. Set MUSCODE_JWT_SECRET (or MuscodeApp.jwt_secret) to a random "
+                    "string of at least 32 characters, e.g. from `openssl rand -hex 32`, or "
+                    "turn bearer tokens off with --MuscodeApp.allow_bearer_tokens=False."
+                )
+        try:
+            self.language_registry: dict[str, Language] = build_registry(self.languages)
+        except ValueError as e:
+            raise StartupError(f"MuscodeApp.languages: {e}") from None
+        is_sqlite = self.db_url.startswith("sqlite")
+        try:
+            done = ensure_schema(self.db_url, auto_upgrade=is_sqlite or self.upgrade_db)
+        except SchemaMismatch as e:
+            raise StartupError(str(e)) from None
+        except ValueError as e:
+            raise StartupError(f"MuscodeApp.db_url: {e}") from None
+        except Exception as e:
+            raise StartupError(f"cannot open the MUSCode database: {e}") from e
+        self.log.info("MUSCode database schema: %s", done)
+        self.db = Database(self.db_url)
+        self.tokens = TokenAuthority(self.jwt_secret) if self.allow_bearer_tokens else None
+        self.authenticator = Authenticator(
+            self.db,
+            self.tokens,
+            admin_users=self.admin_users,
+            embedded_user=None if running_under_hub() else self.embedded_user,
+        )
+        self.projects = ProjectService(
+            self.db,
+            SizeCaps(self.max_file_size, self.max_project_size, self.max_project_files),
+            lambda: self.language_registry.keys(),
+        )
+        self._identity: BearerIdentityProvider | None = None
+
+    def initialize_handlers(self) -> None:
+        self.handlers.extend(all_handlers())
+
+    async def stop_extension(self) -> None:
+        await self.db.dispose()
+
+    def identity_provider_for(self, inner: Any) -> BearerIdentityProvider:
+        """The server's identity provider, with MUSCode bearer tokens checked first."""
+        if self._identity is None:
+            self._identity = BearerIdentityProvider(inner, self.authenticator)
+        return self._identity
+
+    # -- service facts ---------------------------------------------------------------
+
+    async def health(self) -> dict[str, Any]:
+        checks: dict[str, str] = {}
+        try:
+            await self.db.ping()
+            checks["database"] = "ok"
+        except DependencyDown:
+            checks["database"] = "unavailable"
+        status = "ok" if all(v == "ok" for v in checks.values()) else "degraded"
+        return {"status": status, "checks": checks, "version": __version__}
+
+    async def describe_caller(self, caller: Caller) -> dict[str, Any]:
+        return {**caller.as_dict(), "classes": []}
+
+    # -- entry point -----------------------------------------------------------------
+
+    @classmethod
+    def make_serverapp(cls, **kwargs: Any) -> Any:
+        # `jupyter muscode` must not come up half-started without its extension.
+        kwargs.setdefault("reraise_server_extension_failures", True)
+        return super().make_serverapp(**kwargs)
+
+
+class _DbCommand(JupyterApp):
+    db_url = Unicode(help="Database URL (default: $MUSCODE_DB_URL, else the SQLite default).").tag(
+        config=True
+    )
+    aliases = {"db-url": "_DbCommand.db_url"}
+
+    @default("db_url")
+    def _default_db_url(self) -> str:
+        return default_db_url(self.data_dir)
+
+
+class DbUpgradeApp(_DbCommand):
+    """Apply MUSCode's database migrations (back the database up first)."""
+
+    name = "jupyter-muscode-db-upgrade"
+    description = "Upgrade the MUSCode database schema to this version's."
+    aliases = {"db-url": "DbUpgradeApp.db_url"}
+
+    def start(self) -> None:
+        before, head = schema_state(self.db_url)
+        if before == head:
+            print(f"MUSCode database is current (revision {head}).")
+            return
+        upgrade_schema(self.db_url)
+        print(f"MUSCode database upgraded from {before or 'empty'} to {head}.")
+
+
+class DbCurrentApp(_DbCommand):
+    """Print the database's schema revision and this version's."""
+
+    name = "jupyter-muscode-db-current"
+    description = "Show the MUSCode database schema revision."
+    aliases = {"db-url": "DbCurrentApp.db_url"}
+
+    def start(self) -> None:
+        current, head = schema_state(self.db_url)
+        state = "current" if current == head else "behind: run `jupyter muscode db upgrade`"
+        print(f"database revision: {current or 'empty'}; this MUSCode needs {head} ({state})")
+
+
+class DbApp(JupyterApp):
+    name = "jupyter-muscode-db"
+    description = "Manage the MUSCode database: `upgrade`, `current`."
+    subcommands = {
+        "upgrade": (DbUpgradeApp, DbUpgradeApp.description),
+        "current": (DbCurrentApp, DbCurrentApp.description),
+    }
+
+    def start(self) -> None:
+        if self.subapp is None:
+            print("usage: jupyter muscode db upgrade|current [--db-url=URL]", file=sys.stderr)
+            self.exit(2)
+        self.subapp.start()
+
+
+MuscodeApp.subcommands = {"db": (DbApp, DbApp.description)}
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``jupyter muscode``: serve MUSCode; ``jupyter muscode db upgrade``: migrate."""
+    try:
+        MuscodeApp.launch_instance(argv)
+    except StartupError as e:
+        print(f"MUSCode cannot start: {e}", file=sys.stderr)
+        sys.exit(1)
+
+
+__all__ = ["Application", "MuscodeApp", "StartupError", "main"]

@@ -1,0 +1,12 @@
+"""REST and websocket handlers, one module per resource."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from . import projects, service
+
+
+def all_handlers() -> list[tuple[str, Any]]:
+    """The handler table of every resource module."""
+    return [*service.default_handlers, *projects.default_handlers]

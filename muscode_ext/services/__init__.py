@@ -1,0 +1,1 @@
+"""The domain: projects and files (and later classes, assignments, tokens)."""

@@ -1,0 +1,16 @@
+"""Persistence: SQLAlchemy models, the async database, Alembic migrations."""
+
+from .db import Database, SchemaMismatch, ensure_schema, upgrade
+from .models import Base, File, Project, RevokedToken, User
+
+__all__ = [
+    "Base",
+    "Database",
+    "File",
+    "Project",
+    "RevokedToken",
+    "SchemaMismatch",
+    "User",
+    "ensure_schema",
+    "upgrade",
+]
