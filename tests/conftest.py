@@ -108,7 +108,7 @@ def muscode_config() -> dict[str, Any]:
 def jp_server_config(db_url: str, muscode_config: dict[str, Any]) -> dict[str, Any]:
     return {
         "ServerApp": {
-            "jpserver_extensions": {"muscode_ext": True},
+            "jpserver_extensions": {"muscode_ext": True, "jupyter_server_terminals": False},
             # Every handler must authenticate on its own: nothing is let through.
             "allow_unauthenticated_access": False,
         },
@@ -160,6 +160,7 @@ class Client:
         data: bytes | None = None
         if raw is not None:
             data = raw.encode() if isinstance(raw, str) else raw
+            headers.setdefault("Content-Type", "application/json")
         elif body is not None:
             data = json.dumps(body).encode()
             headers.setdefault("Content-Type", "application/json")
