@@ -18,7 +18,7 @@ from typing import Any
 
 from jupyter_core.application import JupyterApp
 from jupyter_server.extension.application import ExtensionApp
-from traitlets import Bool, Dict, Int, Set, Unicode, default, validate
+from traitlets import Bool, Dict, Int, Set, TraitError, Type, Unicode, default, validate
 from traitlets.config import Application
 
 from . import __version__
@@ -31,8 +31,12 @@ from .auth import (
     secret_problem,
 )
 from .errors import DependencyDown
+from .execution.base import Limits, Sandbox
 from .execution.languages import Language, build_registry
+from .execution.local import LocalSandbox
 from .handlers import all_handlers
+from .queue import InProcessQueue
+from .services.executions import LIMIT_FIELDS, ExecutionPolicy, ExecutionService
 from .services.projects import ProjectService, SizeCaps
 from .store import Database, SchemaMismatch, ensure_schema
 from .store import upgrade as upgrade_schema
@@ -171,8 +175,6 @@ class MuscodeApp(ExtensionApp):
     def _positive(self, proposal: dict[str, Any]) -> int:
         value = int(proposal["value"])
         if value <= 0:
-            from traitlets import TraitError
-
             raise TraitError(f"{proposal['trait'].name} must be positive, not {value}")
         return value
 
@@ -183,6 +185,111 @@ class MuscodeApp(ExtensionApp):
         version, image, env, default_main) merged over the built-in definition; None
         removes a language. Example: {"python": {"run": ["python3", "-I", "{main}"]}}.""",
     ).tag(config=True)
+
+    sandbox_class = Type(
+        klass=Sandbox,
+        help="""The sandbox backend that runs code: LocalSandbox (bubblewrap with the host's
+        runtimes; the default) or DockerSandbox. $MUSCODE_SANDBOX=local|docker chooses
+        one of the two by name.""",
+    ).tag(config=True)
+
+    @default("sandbox_class")
+    def _default_sandbox_class(self) -> type[Sandbox]:
+        choice = os.environ.get("MUSCODE_SANDBOX", "local").strip().lower()
+        if choice == "docker":
+            from .execution.docker import DockerSandbox
+
+            return DockerSandbox
+        if choice not in ("", "local"):
+            raise StartupError(f"MUSCODE_SANDBOX={choice!r}: use local or docker")
+        return LocalSandbox
+
+    allow_unsafe_sandbox = Bool(
+        False,
+        help="""Let the local sandbox run code WITHOUT bubblewrap (rlimits only) when
+        bubblewrap is missing. Only for a single user running their own code on their
+        own machine: student code could then read and change that user's files.""",
+    ).tag(config=True)
+
+    docker_runtime = Unicode(
+        "runc",
+        help="OCI runtime of the Docker sandbox: runc, or runsc (gVisor) for defence in depth.",
+    ).tag(config=True)
+
+    docker_image = Unicode(
+        "",
+        help="Runner image of the Docker sandbox; empty uses each language's `image`.",
+    ).tag(config=True)
+
+    docker_pool_size = Int(
+        2, help="Pre-created containers the Docker sandbox keeps ready per image (0: none)."
+    ).tag(config=True)
+
+    workers = Int(
+        2,
+        help="Runs executed at the same time by this server's in-process queue.",
+    ).tag(config=True)
+
+    run_limits = Dict(
+        help=f"""Default limits of a run; a request may lower or raise them up to
+        max_run_limits. Keys: {", ".join(LIMIT_FIELDS)}. Units: ms, MiB, count, KiB.""",
+    ).tag(config=True)
+
+    @default("run_limits")
+    def _default_run_limits(self) -> dict[str, int]:
+        return Limits().as_dict()
+
+    max_run_limits = Dict(
+        help="The most a request may ask for, per limit (same keys and units as run_limits).",
+    ).tag(config=True)
+
+    @default("max_run_limits")
+    def _default_max_run_limits(self) -> dict[str, int]:
+        return Limits(
+            cpu_time_ms=20_000,
+            wall_time_ms=60_000,
+            memory_mb=1024,
+            processes=256,
+            output_kb=4096,
+            file_size_kb=65_536,
+        ).as_dict()
+
+    compile_limits = Dict(
+        help="Limits of a compile step (same keys and units as run_limits).",
+    ).tag(config=True)
+
+    @default("compile_limits")
+    def _default_compile_limits(self) -> dict[str, int]:
+        return Limits(
+            cpu_time_ms=20_000,
+            wall_time_ms=30_000,
+            memory_mb=1024,
+            processes=64,
+            output_kb=64,
+            file_size_kb=65_536,
+        ).as_dict()
+
+    @validate("run_limits", "max_run_limits", "compile_limits")
+    def _check_limits(self, proposal: dict[str, Any]) -> dict[str, int]:
+        value = dict(proposal["value"])
+        unknown = set(value) - set(LIMIT_FIELDS)
+        if unknown:
+            raise TraitError(f"{proposal['trait'].name}: unknown limit(s) {sorted(unknown)}")
+        merged = {**Limits().as_dict(), **value}
+        for k, v in merged.items():
+            if not isinstance(v, int) or v <= 0:
+                raise TraitError(f"{proposal['trait'].name}.{k} must be a positive integer")
+        return merged
+
+    max_source_size = Int(
+        256 * 1024, help="Largest program (all its files) a run may carry, in bytes."
+    ).tag(config=True)
+
+    max_stdin_size = Int(1024 * 1024, help="Largest stdin of a run or test, in bytes.").tag(
+        config=True
+    )
+
+    max_tests = Int(100, help="Most tests one execution may carry.").tag(config=True)
 
     # -- wiring ----------------------------------------------------------------------
 
@@ -223,11 +330,52 @@ class MuscodeApp(ExtensionApp):
             lambda: self.language_registry.keys(),
         )
         self._identity: BearerIdentityProvider | None = None
+        self.sandbox = self._make_sandbox()
+        run_limits = Limits(**self.run_limits)
+        max_limits = Limits(**self.max_run_limits)
+        for name in LIMIT_FIELDS:
+            if getattr(run_limits, name) > getattr(max_limits, name):
+                raise StartupError(f"MuscodeApp.run_limits.{name} is above max_run_limits")
+        self.executions = ExecutionService(
+            self.db,
+            self.sandbox,
+            self.language_registry,
+            ExecutionPolicy(
+                run_limits=run_limits,
+                max_limits=max_limits,
+                compile_limits=Limits(**self.compile_limits),
+                max_source_size=self.max_source_size,
+                max_stdin_size=self.max_stdin_size,
+                max_tests=self.max_tests,
+            ),
+            InProcessQueue(self.workers),
+            self.projects,
+        )
+
+    def _make_sandbox(self) -> Sandbox:
+        cls: Any = self.sandbox_class
+        if issubclass(cls, LocalSandbox):
+            return cls(allow_unsafe=self.allow_unsafe_sandbox)
+        if cls.__name__ == "DockerSandbox":
+            return cls(
+                runtime=self.docker_runtime,
+                image=self.docker_image or None,
+                pool_size=self.docker_pool_size,
+            )
+        return cls()
 
     def initialize_handlers(self) -> None:
         self.handlers.extend(all_handlers())
 
+    async def _start_jupyter_server_extension(self, serverapp: Any) -> None:
+        await super()._start_jupyter_server_extension(serverapp)
+        await self.executions.start()
+        problem = await self.executions.sandbox_problem()
+        if problem:
+            self.log.warning("MUSCode cannot run code yet: %s", problem)
+
     async def stop_extension(self) -> None:
+        await self.executions.stop()
         await self.db.dispose()
 
     def identity_provider_for(self, inner: Any) -> BearerIdentityProvider:
@@ -245,6 +393,10 @@ class MuscodeApp(ExtensionApp):
             checks["database"] = "ok"
         except DependencyDown:
             checks["database"] = "unavailable"
+        queue_problem = await self.executions.queue.check()
+        checks["queue"] = "ok" if queue_problem is None else f"unavailable: {queue_problem}"
+        problem = await self.executions.sandbox_problem()
+        checks["executor"] = "ok" if problem is None else f"unavailable: {problem}"
         status = "ok" if all(v == "ok" for v in checks.values()) else "degraded"
         return {"status": status, "checks": checks, "version": __version__}
 
@@ -312,6 +464,7 @@ class DbApp(JupyterApp):
         if self.subapp is None:
             print("usage: jupyter muscode db upgrade|current [--db-url=URL]", file=sys.stderr)
             self.exit(2)
+        assert self.subapp is not None
         self.subapp.start()
 
 

@@ -79,6 +79,7 @@ def test_every_route_is_in_the_openapi_document() -> None:
         path = pattern.removeprefix("/api/muscode/v1")
         path = path.replace("(?P<project_id>[^/]+)", "{project_id}")
         path = path.replace("(?P<file_id>[^/]+)", "{file_id}")
+        path = path.replace("(?P<execution_id>[^/]+)", "{execution_id}")
         assert path in spec["paths"], f"{pattern} is not documented"
         assert verb in spec["paths"][path], f"{verb.upper()} {pattern} is not documented"
 
@@ -89,6 +90,7 @@ async def test_every_route_refuses_anonymous_callers(api: Any) -> None:
             continue
         path = pattern.removeprefix("/api/muscode/v1/")
         path = path.replace("(?P<project_id>[^/]+)", "p1").replace("(?P<file_id>[^/]+)", "f1")
+        path = path.replace("(?P<execution_id>[^/]+)", "e1")
         reply = await api(
             verb.upper(),
             path,
@@ -100,8 +102,8 @@ async def test_every_route_refuses_anonymous_callers(api: Any) -> None:
 
 
 def test_handler_modules_end_with_default_handlers() -> None:
-    from muscode_ext.handlers import projects, service
+    from muscode_ext.handlers import executions, projects, service
 
-    for module in (projects, service):
+    for module in (executions, projects, service):
         assert inspect.getmodule(module) is module
         assert module.default_handlers

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import projects, service
+from . import executions, projects, service
 
 
 def all_handlers() -> list[tuple[str, Any]]:
     """The handler table of every resource module."""
-    return [*service.default_handlers, *projects.default_handlers]
+    return [
+        *service.default_handlers,
+        *projects.default_handlers,
+        *executions.default_handlers,
+    ]

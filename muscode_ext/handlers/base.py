@@ -45,7 +45,7 @@ def _field_name(loc: tuple[int | str, ...]) -> str:
     return out or "body"
 
 
-class MuscodeHandler(ExtensionHandlerMixin, APIHandler):  # type: ignore[misc]
+class MuscodeHandler(ExtensionHandlerMixin, APIHandler):
     """Base class of MUSCode's REST handlers."""
 
     auth_resource = AUTH_RESOURCE

@@ -14,7 +14,7 @@ _ETAG_VERSION = re.compile(r'^\s*(?:W/)?"?v?(\d+)(?:-[0-9a-f]+)?"?\s*$')
 class ProjectListHandler(MuscodeHandler):
     @api
     async def get(self) -> None:
-        projects = await self.muscode.projects.list(
+        projects = await self.muscode.projects.list_projects(
             self.caller,
             owner=self.get_query_argument("owner", None) or None,
             class_id=self.get_query_argument("class_id", None) or None,

@@ -196,7 +196,7 @@ class ProjectService:
 
     # -- projects -------------------------------------------------------------------
 
-    async def list(
+    async def list_projects(
         self,
         caller: Caller,
         *,

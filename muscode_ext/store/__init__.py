@@ -1,11 +1,12 @@
 """Persistence: SQLAlchemy models, the async database, Alembic migrations."""
 
 from .db import Database, SchemaMismatch, ensure_schema, upgrade
-from .models import Base, File, Project, RevokedToken, User
+from .models import Base, Execution, File, Project, RevokedToken, User
 
 __all__ = [
     "Base",
     "Database",
+    "Execution",
     "File",
     "Project",
     "RevokedToken",

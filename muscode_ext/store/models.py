@@ -7,6 +7,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from sqlalchemy import (
+    JSON,
     DateTime,
     ForeignKey,
     Index,
@@ -131,3 +132,26 @@ class File(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     project: Mapped[Project] = relationship(back_populates="files")
+
+
+class Execution(Base):
+    """One run: a row before it is queued, so nothing is ever lost."""
+
+    __tablename__ = "executions"
+    __table_args__ = (Index("ix_executions_owner_created", "owner", "created_at"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    owner: Mapped[str] = mapped_column(ForeignKey("users.name"))
+    project_id: Mapped[str | None] = mapped_column(String(36), nullable=True, index=True)
+    language: Mapped[str] = mapped_column(String(64))
+    #: queued | running | done
+    status: Mapped[str] = mapped_column(String(16), index=True, default="queued")
+    verdict: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    #: What to run: files, main, stdin, args, options, expected output, tests, limits.
+    request: Mapped[dict[str, Any]] = mapped_column(JSON)
+    #: The result fields of API.md once done (stdout, stderr, times, tests...).
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    message: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)

@@ -1,0 +1,35 @@
+"""The job queue contract: execution ids in, a handler called for each, at most
+``concurrency`` at a time. Implementations: in-process (embedded default); Redis
+(separate ``muscode-worker`` processes) plugs in behind the same interface."""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Awaitable, Callable
+
+#: Called with one execution id; must not raise (it records failures itself).
+JobHandler = Callable[[str], Awaitable[None]]
+
+
+class Queue(abc.ABC):
+    name: str = ""
+
+    @abc.abstractmethod
+    async def start(self, handler: JobHandler) -> None:
+        """Start consuming jobs with ``handler``."""
+
+    @abc.abstractmethod
+    async def stop(self) -> None:
+        """Stop consuming; jobs in flight are cancelled, queued ones stay queued."""
+
+    @abc.abstractmethod
+    async def put(self, execution_id: str) -> None:
+        """Enqueue one execution (its database row exists already)."""
+
+    @abc.abstractmethod
+    def depth(self) -> int:
+        """Jobs waiting (not yet running)."""
+
+    async def check(self) -> str | None:
+        """None when the queue works, else a sentence saying why not."""
+        return None

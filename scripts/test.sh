@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# Install everything the tests need (system packages, services, the Docker engine and
+# runner images, Python dependencies) and run the whole test suite.
+#
+# With CI=true a missing PostgreSQL, Redis or Docker engine fails the tests instead of
+# skipping them. Extra arguments go to pytest, e.g. `bash scripts/test.sh -k files`.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+log() { echo "== test.sh: $*"; }
+
+# -- system packages ---------------------------------------------------------------
+need=()
+command -v bwrap >/dev/null || need+=(bubblewrap)
+command -v php >/dev/null || need+=(php-cli)
+command -v redis-server >/dev/null || need+=(redis-server)
+command -v pg_ctlcluster >/dev/null || need+=(postgresql)
+if [ "${#need[@]}" -gt 0 ]; then
+    log "installing ${need[*]}"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+
+# -- services ------------------------------------------------------------------------
+if ! pg_isready -q -h 127.0.0.1 -p 5432; then
+    log "starting PostgreSQL"
+    pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -n1)" main start
+    for _ in $(seq 30); do pg_isready -q -h 127.0.0.1 -p 5432 && break; sleep 1; done
+fi
+if ! redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then
+    log "starting Redis"
+    redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no
+fi
+
+# -- Docker engine and runner images (built offline from the Debian mirror) ------------
+log "preparing the Docker engine and runner image"
+bash scripts/setup-docker.sh
+
+# -- Python ----------------------------------------------------------------------------
+[ -x .venv/bin/python ] || python3 -m venv .venv
+[ -x .venv/bin/uv ] || .venv/bin/python -m pip install -q uv
+log "installing MUSCode with its test dependencies"
+.venv/bin/uv pip install -q --python .venv/bin/python -e '.[test]'
+
+# -- checks and tests ------------------------------------------------------------------
+log "ruff"
+.venv/bin/ruff check .
+.venv/bin/ruff format --check .
+log "mypy"
+.venv/bin/mypy
+log "pytest"
+set +e
+.venv/bin/python -m pytest tests -p no:cacheprovider "$@"
+status=$?
+set -e
+if [ "$status" -eq 5 ]; then
+    echo "test.sh: pytest collected no tests; that is a failure" >&2
+    exit 1
+fi
+exit "$status"
