@@ -108,7 +108,8 @@ DEFAULT_LANGUAGES: dict[str, Language] = {
             id="python",
             name="Python",
             extensions=(".py",),
-            run=("python3", "-I", "-B", "{main}", "{args}"),
+            # Not -I: it would drop the script's folder from sys.path (multi-file projects).
+            run=("python3", "-E", "-s", "-B", "{main}", "{args}"),
             version=("python3", "--version"),
         ),
         Language(
