@@ -1,0 +1,1560 @@
+"""The local sandbox: bubblewrap namespaces, cgroup v1 limits and rlimits, host runtimes.
+
+How one run is started (every step ``exec``\\s the next, so it is one process id)::
+
+    sh -c 'join the run cgroups'     (as the server's user; only when cgroups are usable)
+    -> prlimit --cpu --fsize --nofile --core [--as] [--nproc]
+    -> setpriv --reuid=65534 ...     (only when the server runs as root)
+    -> bwrap --unshare-all ...       (fresh namespaces, read-only system, tmpfs work dir)
+    -> the language's command
+
+Why this shape:
+
+- The uid is dropped *before* bwrap: bwrap started by root with ``--uid`` maps the
+  sandbox user to root outside the namespace.
+- Processes are put into their cgroups by the wrapper itself, before anything runs, so
+  no child can be forked outside them (cgroup v1 has no ``CLONE_INTO_CGROUP``).
+- bwrap runs the program under a pid-1 init in a new pid namespace with
+  ``--die-with-parent``: when the program exits, or when we SIGKILL bwrap, the kernel
+  kills everything left in that namespace (daemons, ``setsid`` children, stopped
+  processes). The cgroup kill (freeze, SIGKILL, thaw) is the second line.
+- Compiled output never lands on the host disk from inside the sandbox: the compiler
+  works in a size-capped tmpfs and the result is streamed out as a tar archive, which
+  the host unpacks (regular files and directories only) into the job's private directory.
+  Runs see that directory read-only, bound file by file into a fresh size-capped tmpfs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import errno
+import glob
+import io
+import json
+import logging
+import math
+import os
+import re
+import secrets
+import shutil
+import signal
+import stat
+import subprocess
+import tarfile
+import tempfile
+import time
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from .base import (
+    CompileOutcome,
+    Job,
+    LimitHit,
+    Limits,
+    OutputCallback,
+    Program,
+    RunOutcome,
+    Sandbox,
+    SandboxUnavailable,
+    SourceFile,
+    StdinSource,
+    Stream,
+)
+from .languages import Language
+
+log = logging.getLogger(__name__)
+
+#: The unprivileged user (``nobody``/``nogroup`` on Debian) sandboxed programs run as.
+SANDBOX_UID = 65534
+SANDBOX_GID = 65534
+#: The work directory inside the sandbox (a size-capped tmpfs; the program's cwd).
+BOX = "/box"
+SANDBOX_PATH = "/usr/local/bin:/usr/bin:/bin"
+
+# Host files a runtime needs from /etc (dynamic linker, alternatives symlinks, the
+# JDK's configuration). The rest of /etc stays invisible: it is the host's business.
+_ETC_BINDS = (
+    "/etc/alternatives",
+    "/etc/ld.so.cache",
+    "/etc/ld.so.conf",
+    "/etc/ld.so.conf.d",
+    "/etc/localtime",
+)
+_ETC_GLOBS = ("/etc/java-*",)
+_PASSWD = (
+    "root:x:0:0:root:/nonexistent:/usr/sbin/nologin\n"
+    f"nobody:x:{SANDBOX_UID}:{SANDBOX_GID}:nobody:/tmp:/usr/sbin/nologin\n"
+)
+_GROUP = f"root:x:0:\nnogroup:x:{SANDBOX_GID}:\n"
+_HOSTS = "127.0.0.1\tlocalhost\n::1\tlocalhost\n"
+
+# The cgroup join step, run by ``sh`` as the server's user before the uid is dropped.
+_JOIN_SCRIPT = 'while [ "$1" != -- ]; do echo $$ > "$1" || exit 125; shift; done; shift; exec "$@"'
+# The compile step inside the sandbox: compiler messages go to stderr, and after a
+# successful compile the work dir goes to stdout as a tar archive.
+_COMPILE_SCRIPT = '"$@" >&2 && exec tar -C ' + BOX + " -cf - ."
+
+# How often the CPU watchdog reads the cgroup's CPU counter, at most and at least.
+_CPU_POLL_MAX_S = 0.05
+_CPU_POLL_MIN_S = 0.005
+# How long to wait for the pipes to close once the program has exited and its
+# namespace / cgroup has been killed. Only a process outside our control (unsafe mode
+# without cgroups) can hold them open longer.
+_DRAIN_TIMEOUT_S = 2.0
+# How long to wait for a killed cgroup to become empty before giving up on it.
+_CGROUP_EMPTY_TIMEOUT_S = 5.0
+# Extra address space above the memory limit for runtimes under RLIMIT_AS: shared
+# libraries, thread stacks and glibc's per-thread malloc arenas are reserved, not used.
+_AS_FACTOR = 2
+_AS_SLACK_MB = 256
+# Processes in the run's pids cgroup that are not the program: bwrap's monitor and the
+# pid-1 init of the new pid namespace.
+_PIDS_OVERHEAD = 2
+# Stream caps of the version probe.
+_PROBE_LIMITS = Limits(
+    cpu_time_ms=10_000, wall_time_ms=20_000, memory_mb=512, processes=64, output_kb=64
+)
+_STREAMS: tuple[Stream, ...] = ("stdout", "stderr")
+_VERSION_RE = re.compile(r"\d+(?:\.\d+)+[\w.+~-]*")
+
+
+def heap_mb_for(memory_mb: int) -> int:
+    """The heap to give a managed runtime (Java, Node) under a memory limit.
+
+    They cannot see the cgroup limit from inside bwrap, and the heap is not all they use
+    (metaspace, code cache, thread stacks): leave a quarter, between 16 and 96 MB.
+    """
+    overhead = min(96, max(16, memory_mb // 4))
+    return max(16, memory_mb - overhead)
+
+
+def manages_own_heap(language: Language) -> bool:
+    """True for runtimes that take ``{heap_mb}``: they reserve far more address space
+    than they use (the JVM about 3 GB), so RLIMIT_AS would break them; their heap
+    flag and the cgroup bound their memory instead."""
+    templates = [language.run, language.compile or (), language.version]
+    return any("{heap_mb}" in part for template in templates for part in template)
+
+
+def _first_version(text: str) -> str | None:
+    line = next((ln.strip() for ln in text.splitlines() if ln.strip()), "")
+    if not line:
+        return None
+    match = _VERSION_RE.search(line)
+    return match.group(0) if match else line[:80]
+
+
+def _safe_relpath(path: str) -> PurePosixPath:
+    """A job path as a relative path that cannot leave the work dir (or raise)."""
+    pure = PurePosixPath(path)
+    if (
+        not path
+        or pure.is_absolute()
+        or any(part in ("", ".", "..") for part in pure.parts)
+        or "\0" in path
+        or len(path.encode()) > 4096
+    ):
+        raise ValueError(f"unsafe file path {path!r}")
+    return pure
+
+
+# --------------------------------------------------------------------------- cgroups
+
+
+class _CgroupV1:
+    """This sandbox's parent cgroups in the v1 controllers it uses.
+
+    The parents are created below the server's own cgroup in each hierarchy, so runs
+    stay inside whatever limits the operator put on the server itself.
+    """
+
+    WANTED = ("memory", "pids", "cpuacct", "freezer")
+
+    def __init__(self, parents: dict[str, Path]) -> None:
+        self.parents = parents
+        self._counter = 0
+
+    @classmethod
+    def discover(cls) -> tuple[_CgroupV1 | None, str]:
+        """The usable controllers, or None and why not."""
+        try:
+            mountinfo = Path("/proc/self/mountinfo").read_text()
+            membership = Path("/proc/self/cgroup").read_text()
+        except OSError as exc:
+            return None, f"cannot read /proc ({exc})"
+        mounts: dict[str, Path] = {}
+        for line in mountinfo.splitlines():
+            left, _, right = line.partition(" - ")
+            rparts = right.split()
+            if len(rparts) < 3 or rparts[0] != "cgroup":
+                continue
+            mount_point = Path(left.split()[4])
+            for opt in rparts[2].split(","):
+                if opt in cls.WANTED:
+                    mounts.setdefault(opt, mount_point)
+        if "memory" not in mounts:
+            return None, "no cgroup v1 memory controller is mounted"
+        own: dict[str, str] = {}
+        for line in membership.splitlines():
+            parts = line.split(":", 2)
+            if len(parts) == 3:
+                for ctrl in parts[1].split(","):
+                    own[ctrl] = parts[2]
+        token = f"muscode-{os.getpid()}-{secrets.token_hex(4)}"
+        parents: dict[str, Path] = {}
+        for ctrl, mount in mounts.items():
+            here = mount / own.get(ctrl, "/").lstrip("/")
+            cls._remove_stale(here)
+            parent = here / token
+            try:
+                parent.mkdir()
+            except OSError as exc:
+                if ctrl == "memory":
+                    for made in parents.values():
+                        with contextlib.suppress(OSError):
+                            made.rmdir()
+                    return None, f"cannot create a cgroup in {here} ({exc.strerror})"
+                log.info("cgroup controller %s is not usable here (%s)", ctrl, exc.strerror)
+                continue
+            parents[ctrl] = parent
+        return cls(parents), ""
+
+    @staticmethod
+    def _remove_stale(here: Path) -> None:
+        """Remove empty leftovers of servers that died without cleaning up."""
+        try:
+            entries = list(here.glob("muscode-*-*"))
+        except OSError:
+            return
+        for entry in entries:
+            try:
+                pid = int(entry.name.split("-")[1])
+            except (IndexError, ValueError):
+                continue
+            if pid == os.getpid() or Path(f"/proc/{pid}").exists():
+                continue
+            for child in entry.glob("run-*"):
+                with contextlib.suppress(OSError):
+                    child.rmdir()
+            with contextlib.suppress(OSError):
+                entry.rmdir()
+
+    def new_run(self) -> _RunCgroup:
+        self._counter += 1
+        name = f"run-{self._counter}-{secrets.token_hex(3)}"
+        dirs: dict[str, Path] = {}
+        try:
+            for ctrl, parent in self.parents.items():
+                path = parent / name
+                path.mkdir()
+                dirs[ctrl] = path
+        except OSError:
+            _RunCgroup(dirs).remove()
+            raise
+        return _RunCgroup(dirs)
+
+    def remove(self) -> None:
+        for parent in self.parents.values():
+            for child in parent.glob("run-*"):
+                with contextlib.suppress(OSError):
+                    child.rmdir()
+            with contextlib.suppress(OSError):
+                parent.rmdir()
+
+
+class _RunCgroup:
+    """One run's cgroups (one directory per controller)."""
+
+    def __init__(self, dirs: dict[str, Path]) -> None:
+        self.dirs = dirs
+
+    def _read(self, ctrl: str, name: str) -> str | None:
+        path = self.dirs.get(ctrl)
+        if path is None:
+            return None
+        try:
+            return (path / name).read_text()
+        except OSError:
+            return None
+
+    def _write(self, ctrl: str, name: str, value: str) -> bool:
+        path = self.dirs.get(ctrl)
+        if path is None:
+            return False
+        try:
+            (path / name).write_text(value)
+        except OSError:
+            return False
+        return True
+
+    @property
+    def has_pids(self) -> bool:
+        return "pids" in self.dirs
+
+    @property
+    def has_cpu(self) -> bool:
+        return "cpuacct" in self.dirs
+
+    def set_limits(self, memory_mb: int, processes: int) -> None:
+        limit = str(memory_mb * 1024 * 1024)
+        if not self._write("memory", "memory.limit_in_bytes", limit):
+            raise OSError("cannot set the cgroup memory limit")
+        # No swap on top of the limit (the file is absent without swap accounting).
+        self._write("memory", "memory.memsw.limit_in_bytes", limit)
+        self._write("memory", "memory.swappiness", "0")
+        self._write("pids", "pids.max", str(processes + _PIDS_OVERHEAD))
+
+    def procs_files(self) -> list[str]:
+        return [str(path / "cgroup.procs") for path in self.dirs.values()]
+
+    def cpu_ns(self) -> int | None:
+        text = self._read("cpuacct", "cpuacct.usage")
+        return int(text) if text and text.strip().isdigit() else None
+
+    def memory_peak_kb(self) -> int | None:
+        text = self._read("memory", "memory.max_usage_in_bytes")
+        return int(text) // 1024 if text and text.strip().isdigit() else None
+
+    def oom_kills(self) -> int:
+        text = self._read("memory", "memory.oom_control") or ""
+        for line in text.splitlines():
+            key, _, value = line.partition(" ")
+            if key == "oom_kill" and value.strip().isdigit():
+                return int(value)
+        return 0
+
+    def pids_limit_hit(self) -> bool:
+        text = self._read("pids", "pids.events") or ""
+        for line in text.splitlines():
+            key, _, value = line.partition(" ")
+            if key == "max" and value.strip().isdigit():
+                return int(value) > 0
+        return False
+
+    def pids(self) -> set[int]:
+        found: set[int] = set()
+        for ctrl in self.dirs:
+            text = self._read(ctrl, "cgroup.procs") or ""
+            found.update(int(p) for p in text.split() if p.isdigit())
+        return found
+
+    async def kill_all(self) -> None:
+        """SIGKILL every process in the run's cgroups, atomically when a freezer exists.
+
+        Frozen tasks cannot fork or exit, so the list read while frozen is complete and
+        no pid in it can be reused before the kill lands.
+        """
+        frozen = self._write("freezer", "freezer.state", "FROZEN")
+        if frozen:
+            for _ in range(200):
+                if (self._read("freezer", "freezer.state") or "").strip() == "FROZEN":
+                    break
+                await asyncio.sleep(0.001)
+        for _ in range(100):
+            pids = self.pids()
+            if not pids:
+                break
+            for pid in pids:
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.kill(pid, signal.SIGKILL)
+            if frozen:
+                break
+            await asyncio.sleep(0.001)
+        if frozen:
+            self._write("freezer", "freezer.state", "THAWED")
+
+    async def wait_empty(self, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while self.pids():
+            if time.monotonic() > deadline:
+                return False
+            await self.kill_all()
+            await asyncio.sleep(0.005)
+        return True
+
+    def remove(self) -> bool:
+        ok = True
+        for path in self.dirs.values():
+            try:
+                path.rmdir()
+            except FileNotFoundError:
+                pass
+            except OSError:
+                ok = False
+        return ok
+
+
+# --------------------------------------------------------------------- process runs
+
+
+@dataclass
+class _Caps:
+    """Byte caps on what is kept of the output streams."""
+
+    total: int | None = None
+    stdout: int | None = None
+    stderr: int | None = None
+
+
+@dataclass
+class _Spec:
+    """Everything needed to start one sandboxed process."""
+
+    argv: list[str]
+    env: dict[str, str]
+    cwd: str | None
+    limits: Limits
+    caps: _Caps
+    cgroup: _RunCgroup | None
+    pass_fds: tuple[int, ...] = ()
+    status_fd: int | None = None  # read end of bwrap's --json-status-fd pipe
+    cpu_hard_s: int | None = None
+    uses_bwrap: bool = True
+    close_after_spawn: list[int] = field(default_factory=list)
+
+
+class _Execution:
+    """One process tree's life: spawn, feed stdin, read capped output, enforce limits,
+    kill and reap, measure. Never leaves a process or an fd behind."""
+
+    def __init__(
+        self,
+        spec: _Spec,
+        stdin: StdinSource,
+        on_output: OutputCallback | None,
+        background: set[asyncio.Future[Any]],
+    ) -> None:
+        self.spec = spec
+        self.background = background
+        self.stdin = stdin
+        self.on_output = on_output
+        self.loop = asyncio.get_running_loop()
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.pidfd: int | None = None
+        self.reaped = False
+        self.status: int | None = None
+        self.rusage: Any = None
+        # Events, not futures: a task cancelled while awaiting a future cancels that
+        # future, and the cleanup after a cancellation still needs to wait on these.
+        self.exited = asyncio.Event()
+        self.t0 = 0.0
+        self.t_exit = 0.0
+        self.buffers: dict[Stream, bytearray] = {"stdout": bytearray(), "stderr": bytearray()}
+        self.truncated: dict[Stream, bool] = {"stdout": False, "stderr": False}
+        self.eof: dict[Stream, asyncio.Event] = {
+            "stdout": asyncio.Event(),
+            "stderr": asyncio.Event(),
+        }
+        self.fds: dict[Stream, int] = {}
+        self.stdin_fd: int | None = None
+        self.kill_reason: LimitHit | None = None
+        self.killed = False
+        self.tasks: list[asyncio.Task[Any]] = []
+        self.dispatcher: asyncio.Task[None] | None = None
+        self.timer: asyncio.TimerHandle | None = None
+        self.queue: asyncio.Queue[tuple[Stream, bytes] | None] | None = None
+        self.kill_task: asyncio.Task[None] | None = None
+
+    # -- lifecycle
+
+    async def run(self) -> RunOutcome:
+        try:
+            self._spawn()
+            await self._wait()
+        except asyncio.CancelledError:
+            self._kill(None)
+            finish = asyncio.ensure_future(self._finish())
+            self.background.add(finish)
+            finish.add_done_callback(self.background.discard)
+            try:
+                await asyncio.shield(finish)
+            finally:
+                self._close_status()
+            raise
+        except BaseException:
+            self._kill(None)
+            try:
+                await self._finish()
+            finally:
+                self._close_status()
+            raise
+        await self._finish()
+        return self._outcome()
+
+    def _close_status(self) -> None:
+        if self.spec.status_fd is not None:
+            os.close(self.spec.status_fd)
+            self.spec.status_fd = None
+
+    def _spawn(self) -> None:
+        spec = self.spec
+        stdin_r, stdin_w = os.pipe()
+        out_r, out_w = os.pipe()
+        err_r, err_w = os.pipe()
+        child_ends = [stdin_r, out_w, err_w]
+        try:
+            self.t0 = time.monotonic()
+            self.proc = subprocess.Popen(
+                spec.argv,
+                stdin=stdin_r,
+                stdout=out_w,
+                stderr=err_w,
+                pass_fds=spec.pass_fds,
+                env=spec.env,
+                cwd=spec.cwd,
+                close_fds=True,
+                start_new_session=True,
+            )
+        except BaseException:
+            for fd in (stdin_w, out_r, err_r):
+                os.close(fd)
+            raise
+        finally:
+            for fd in child_ends + spec.close_after_spawn:
+                os.close(fd)
+            spec.close_after_spawn.clear()
+        self.pidfd = os.pidfd_open(self.proc.pid)
+        self.loop.add_reader(self.pidfd, self._on_exit)
+        self.fds = {"stdout": out_r, "stderr": err_r}
+        for stream, fd in self.fds.items():
+            os.set_blocking(fd, False)
+            self.loop.add_reader(fd, self._on_readable, stream)
+        os.set_blocking(stdin_w, False)
+        self.stdin_fd = stdin_w
+        self.tasks.append(asyncio.create_task(self._feed_stdin()))
+        if self.on_output is not None:
+            self.queue = asyncio.Queue()
+            self.dispatcher = asyncio.create_task(self._dispatch())
+        self.timer = self.loop.call_later(spec.limits.wall_time_ms / 1000, self._kill, "wall_time")
+        if spec.cgroup is not None and spec.cgroup.has_cpu:
+            self.tasks.append(asyncio.create_task(self._cpu_watchdog(spec.cgroup)))
+
+    async def _wait(self) -> None:
+        await self.exited.wait()
+        # The program is gone; anything it left behind dies with its pid namespace or is
+        # killed through the cgroup, which closes the last write ends of the pipes.
+        if self.spec.cgroup is not None:
+            await self.spec.cgroup.kill_all()
+        elif not self.spec.uses_bwrap and self.proc is not None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self.proc.pid, signal.SIGKILL)
+        try:
+            await asyncio.wait_for(self._both_eof(), timeout=_DRAIN_TIMEOUT_S)
+        except asyncio.TimeoutError:
+            log.warning("sandboxed process left its output pipes open; closing them")
+
+    async def _both_eof(self) -> None:
+        for event in self.eof.values():
+            await event.wait()
+
+    async def _finish(self) -> None:
+        """Release everything; safe to call after a kill, at most once to completion."""
+        if self.timer is not None:
+            self.timer.cancel()
+        if not self.reaped and self.proc is not None:
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self.exited.wait(), timeout=10)
+            if not self.reaped:
+                # Should not happen: SIGKILL cannot be ignored. Reap in a thread so the
+                # zombie does not outlive us.
+                log.error("sandboxed process %s did not exit after SIGKILL", self.proc.pid)
+                await asyncio.to_thread(self._reap_blocking)
+        for stream in _STREAMS:
+            self._close_stream(stream)
+        if self.pidfd is not None:
+            self.loop.remove_reader(self.pidfd)
+            os.close(self.pidfd)
+            self.pidfd = None
+        for task in self.tasks:
+            task.cancel()
+        for task in self.tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._close_stdin()
+        if self.dispatcher is not None and self.queue is not None:
+            # Deliver what was already read, then stop.
+            self.queue.put_nowait(None)
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self.dispatcher
+        for fd in self.spec.close_after_spawn:
+            os.close(fd)
+        self.spec.close_after_spawn.clear()
+        if self.kill_task is not None:
+            with contextlib.suppress(Exception):
+                await self.kill_task
+        cg = self.spec.cgroup
+        if cg is not None and not await cg.wait_empty(_CGROUP_EMPTY_TIMEOUT_S):
+            log.error("processes survived in cgroup %s", cg.dirs)
+
+    # -- events
+
+    def _on_exit(self) -> None:
+        if self.reaped or self.proc is None:
+            return
+        try:
+            pid, status, rusage = os.wait4(self.proc.pid, os.WNOHANG)
+        except ChildProcessError:
+            # Someone else reaped our child (a waitpid(-1) SIGCHLD handler elsewhere in
+            # the process): the status is lost.
+            self.t_exit = time.monotonic()
+            self._reaped(None, None)
+            return
+        if pid == 0:
+            return
+        self.t_exit = time.monotonic()
+        self._reaped(status, rusage)
+
+    def _reap_blocking(self) -> None:
+        assert self.proc is not None
+        _, status, rusage = os.wait4(self.proc.pid, 0)
+        self.t_exit = time.monotonic()
+        self._reaped(status, rusage)
+
+    def _reaped(self, status: int | None, rusage: Any) -> None:
+        assert self.proc is not None
+        self.reaped = True
+        self.status = status
+        self.rusage = rusage
+        # Tell Popen the child is gone so it never waits on a reused pid.
+        self.proc.returncode = os.waitstatus_to_exitcode(status) if status is not None else -1
+        if self.timer is not None:
+            self.timer.cancel()
+        if self.pidfd is not None:
+            self.loop.remove_reader(self.pidfd)
+        self.exited.set()
+
+    def _on_readable(self, stream: Stream) -> None:
+        fd = self.fds.get(stream)
+        if fd is None:
+            return
+        try:
+            data = os.read(fd, 65536)
+        except BlockingIOError:
+            return
+        except OSError:
+            data = b""
+        if not data:
+            self._close_stream(stream)
+            return
+        self._accept(stream, data)
+
+    def _close_stream(self, stream: Stream) -> None:
+        fd = self.fds.pop(stream, None)
+        if fd is not None:
+            self.loop.remove_reader(fd)
+            os.close(fd)
+        self.eof[stream].set()
+
+    def _accept(self, stream: Stream, data: bytes) -> None:
+        caps = self.spec.caps
+        keep = len(data)
+        stream_cap = caps.stdout if stream == "stdout" else caps.stderr
+        if stream_cap is not None:
+            keep = min(keep, max(0, stream_cap - len(self.buffers[stream])))
+        if caps.total is not None:
+            used = len(self.buffers["stdout"]) + len(self.buffers["stderr"])
+            keep = min(keep, max(0, caps.total - used))
+        if keep:
+            chunk = data[:keep]
+            self.buffers[stream] += chunk
+            if self.queue is not None:
+                self.queue.put_nowait((stream, chunk))
+        if keep < len(data):
+            self.truncated[stream] = True
+            self._kill("output")
+
+    async def _feed_stdin(self) -> None:
+        fd = self.stdin_fd
+        assert fd is not None
+        try:
+            if isinstance(self.stdin, (bytes, bytearray, memoryview)):
+                await _write_all(self.loop, fd, bytes(self.stdin))
+            else:
+                async for chunk in self.stdin:
+                    if not await _write_all(self.loop, fd, chunk):
+                        break
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("reading the run's stdin failed")
+        finally:
+            self._close_stdin()
+
+    def _close_stdin(self) -> None:
+        if self.stdin_fd is not None:
+            self.loop.remove_writer(self.stdin_fd)
+            os.close(self.stdin_fd)
+            self.stdin_fd = None
+
+    async def _dispatch(self) -> None:
+        assert self.queue is not None and self.on_output is not None
+        failed = False
+        while True:
+            item = await self.queue.get()
+            if item is None:
+                return
+            if failed:
+                continue
+            try:
+                result = self.on_output(*item)
+                if asyncio.iscoroutine(result) or isinstance(result, asyncio.Future):
+                    await result
+            except Exception:
+                log.exception("on_output callback failed; no more output is sent to it")
+                failed = True
+
+    async def _cpu_watchdog(self, cg: _RunCgroup) -> None:
+        limit_ns = self.spec.limits.cpu_time_ms * 1_000_000
+        while not self.exited.is_set():
+            used = cg.cpu_ns()
+            if used is None:
+                return
+            if used > limit_ns:
+                self._kill("cpu_time")
+                return
+            # On 2 cores the tree burns at most 2 ns of CPU per ns: sleep half the rest.
+            wait = (limit_ns - used) / 2e9
+            await asyncio.sleep(min(_CPU_POLL_MAX_S, max(_CPU_POLL_MIN_S, wait)))
+
+    def _kill(self, reason: LimitHit | None) -> None:
+        """Stop the whole tree now (idempotent). ``reason`` is the limit that fired."""
+        if reason is not None and self.kill_reason is None and not self.killed:
+            self.kill_reason = reason
+        if self.killed or (self.reaped and self.spec.cgroup is None):
+            return
+        self.killed = True
+        if self.proc is not None and not self.reaped:
+            # Our child is unreaped, so its pid (and process group id) cannot have been
+            # reused. SIGKILL on bwrap's monitor tears down the whole pid namespace.
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(self.proc.pid, signal.SIGKILL)
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self.proc.pid, signal.SIGKILL)
+        if self.spec.cgroup is not None and self.kill_task is None:
+            self.kill_task = asyncio.ensure_future(self.spec.cgroup.kill_all())
+
+    # -- result
+
+    def _bwrap_status(self) -> tuple[bool, int | None]:
+        """(did bwrap start the program, the exit code bwrap reported)."""
+        fd = self.spec.status_fd
+        if fd is None:
+            return True, None
+        chunks = []
+        with contextlib.suppress(OSError):
+            os.set_blocking(fd, False)
+            while True:
+                try:
+                    data = os.read(fd, 65536)
+                except BlockingIOError:
+                    break
+                if not data:
+                    break
+                chunks.append(data)
+        os.close(fd)
+        self.spec.status_fd = None
+        started, code = False, None
+        for raw in b"".join(chunks).decode(errors="replace").splitlines():
+            with contextlib.suppress(ValueError):
+                doc = json.loads(raw)
+                if isinstance(doc, dict):
+                    started = started or "child-pid" in doc
+                    if isinstance(doc.get("exit-code"), int):
+                        code = doc["exit-code"]
+        return started, code
+
+    def _outcome(self) -> RunOutcome:
+        spec = self.spec
+        cg = spec.cgroup
+        out = RunOutcome(
+            stdout=bytes(self.buffers["stdout"]),
+            stderr=bytes(self.buffers["stderr"]),
+            stdout_truncated=self.truncated["stdout"],
+            stderr_truncated=self.truncated["stderr"],
+            wall_time_ms=max(0, round((self.t_exit - self.t0) * 1000)),
+        )
+        cpu_ns = cg.cpu_ns() if cg is not None else None
+        if cpu_ns is not None:
+            out.time_ms = cpu_ns // 1_000_000
+        elif self.rusage is not None:
+            out.time_ms = round((self.rusage.ru_utime + self.rusage.ru_stime) * 1000)
+        peak = cg.memory_peak_kb() if cg is not None else None
+        if peak is not None:
+            out.memory_kb = peak
+        elif self.rusage is not None:
+            out.memory_kb = int(self.rusage.ru_maxrss)
+
+        started, reported = self._bwrap_status()
+        if self.status is None:
+            out.error = "The sandbox lost track of the program's exit status."
+            return out
+        status = self.status
+        if os.WIFSIGNALED(status):
+            out.signal = os.WTERMSIG(status)
+        else:
+            code = os.WEXITSTATUS(status)
+            if spec.uses_bwrap and 128 < code <= 128 + 64 and reported == code:
+                # bwrap reports a program killed by signal N as exit code 128+N.
+                out.signal = code - 128
+            else:
+                out.exit_code = code
+
+        oom = cg.oom_kills() if cg is not None else 0
+        hard_cpu_ms = (spec.cpu_hard_s or 0) * 1000
+        if oom:
+            out.limit_hit = "memory"
+        elif self.kill_reason is not None:
+            out.limit_hit = self.kill_reason
+        elif out.signal == signal.SIGXCPU or (
+            out.signal == signal.SIGKILL and hard_cpu_ms and out.time_ms >= hard_cpu_ms
+        ):
+            out.limit_hit = "cpu_time"
+        elif out.signal == signal.SIGXFSZ:
+            out.limit_hit = "file_size"
+        elif cg is not None and cg.pids_limit_hit():
+            out.limit_hit = "processes"
+
+        if spec.uses_bwrap and not self.killed and not oom:
+            if not started:
+                out.error = "The sandbox could not be set up: " + _tail_text(out.stderr)
+            elif reported is None and out.exit_code == 1 and out.stderr.startswith(b"bwrap: "):
+                # bwrap itself failed to start the command (e.g. the runtime is missing).
+                out.error = "The sandbox could not start the program: " + _tail_text(out.stderr)
+        return out
+
+
+def _tail_text(data: bytes, limit: int = 500) -> str:
+    return data[-limit:].decode("utf-8", errors="replace").strip() or "no message"
+
+
+async def _write_all(loop: asyncio.AbstractEventLoop, fd: int, data: bytes) -> bool:
+    """Write ``data`` to a non-blocking pipe; False when the reader has gone."""
+    view = memoryview(data)
+    while view:
+        try:
+            written = os.write(fd, view)
+        except BlockingIOError:
+            ready = loop.create_future()
+
+            def _wake(fut: asyncio.Future[None] = ready) -> None:
+                if not fut.done():
+                    fut.set_result(None)
+
+            loop.add_writer(fd, _wake)
+            try:
+                await ready
+            finally:
+                loop.remove_writer(fd)
+            continue
+        except (BrokenPipeError, ConnectionResetError):
+            return False
+        except OSError as exc:
+            if exc.errno == errno.EPIPE:
+                return False
+            raise
+        view = view[written:]
+    return True
+
+
+# ------------------------------------------------------------------------- sandbox
+
+
+class LocalSandbox(Sandbox):
+    """Runs programs on this machine with bubblewrap, cgroup v1 limits and rlimits.
+
+    ``allow_unsafe``
+        the operator's explicit single-user mode: when bubblewrap is missing or cannot
+        create namespaces here, run programs without it (rlimits, and cgroups when
+        writable; no filesystem or network isolation). Without it such a host refuses
+        to run code (:class:`SandboxUnavailable`).
+    ``work_root``
+        where per-job directories are made (default: a private directory under the
+        system temp dir, removed by :meth:`stop`).
+    ``work_dir_mb``
+        size of each writable tmpfs in the sandbox (``/box``, the cwd, and ``/tmp``);
+        ``/dev/shm`` gets a quarter. All of it also counts against the memory limit.
+    ``open_files``
+        RLIMIT_NOFILE of sandboxed programs (the JVM needs a few dozen).
+    ``extra_ro_binds``
+        host paths shown read-only inside the sandbox at the same place, for runtimes
+        installed outside ``/usr`` (e.g. ``/opt/jdk``).
+    """
+
+    name = "local"
+
+    def __init__(
+        self,
+        *,
+        allow_unsafe: bool = False,
+        work_root: str | None = None,
+        work_dir_mb: int = 64,
+        open_files: int = 256,
+        extra_ro_binds: Sequence[str] = (),
+    ) -> None:
+        self.allow_unsafe = allow_unsafe
+        self.work_dir_mb = work_dir_mb
+        self.open_files = open_files
+        self.extra_ro_binds = tuple(extra_ro_binds)
+        self._work_root_arg = work_root
+        self._work_root: Path | None = None
+        self._own_work_root = False
+        self._is_root = os.geteuid() == 0
+        self._bwrap = shutil.which("bwrap")
+        self._prlimit = shutil.which("prlimit")
+        self._setpriv = shutil.which("setpriv")
+        self._sh = shutil.which("sh") or "/bin/sh"
+        self._init_lock: tuple[asyncio.AbstractEventLoop, asyncio.Lock] | None = None
+        self._initialised = False
+        #: Cleanups that outlived their run (after a cancellation); awaited by stop().
+        self._background: set[asyncio.Future[Any]] = set()
+        self._mode: str | None = None  # "bwrap" | "unsafe" | None (unavailable)
+        self._problem: str | None = None
+        self._cgroups: _CgroupV1 | None = None
+        self._versions: dict[tuple[str, tuple[str, ...]], str | None] = {}
+        self._bwrap_opts: set[str] = set()
+
+    # -- public contract
+
+    @property
+    def mode(self) -> str | None:
+        """``"bwrap"``, ``"unsafe"`` or None (cannot run code); known after start()."""
+        return self._mode
+
+    @property
+    def work_root(self) -> Path | None:
+        return self._work_root
+
+    @property
+    def cgroups_enabled(self) -> bool:
+        return self._cgroups is not None
+
+    async def start(self) -> None:
+        await self._ensure_init()
+
+    async def stop(self) -> None:
+        loop = asyncio.get_running_loop()
+        pending = [t for t in self._background if t.get_loop() is loop and not t.done()]
+        if pending:
+            await asyncio.wait(pending, timeout=15)
+        if self._cgroups is not None:
+            self._cgroups.remove()
+            self._cgroups = None
+        if self._own_work_root and self._work_root is not None:
+            await asyncio.to_thread(shutil.rmtree, self._work_root, True)
+        self._initialised = False
+
+    async def check(self) -> str | None:
+        await self._ensure_init()
+        return self._problem if self._mode is None else None
+
+    async def language_version(self, language: Language) -> str | None:
+        if not language.version:
+            return None
+        key = (language.id, language.version)
+        if key in self._versions:
+            return self._versions[key]
+        await self._ensure_init()
+        version: str | None = None
+        if self._mode is not None:
+            job = Job(language=language, files=(), main=language.main_path())
+            limits = _PROBE_LIMITS
+            heap = heap_mb_for(limits.memory_mb)
+            argv = language.command(language.version, main=job.main, heap_mb=heap)
+            job_dir = await asyncio.to_thread(self._make_job_dir)
+            try:
+                outcome = await self._run_command(
+                    argv,
+                    job=job,
+                    job_dir=job_dir,
+                    limits=limits,
+                    caps=_Caps(total=limits.output_kb * 1024),
+                    stdin=b"",
+                    on_output=None,
+                )
+            finally:
+                await asyncio.to_thread(_remove_tree, job_dir)
+            if outcome.error is None and outcome.exit_code == 0:
+                text = outcome.stdout.decode(errors="replace") or outcome.stderr.decode(
+                    errors="replace"
+                )
+                version = _first_version(text)
+        self._versions[key] = version
+        return version
+
+    @contextlib.asynccontextmanager
+    async def prepare(self, job: Job) -> AsyncIterator[Program]:
+        await self._ensure_init()
+        if self._mode is None:
+            raise SandboxUnavailable(self._problem or "the local sandbox cannot run code")
+        job_dir = await asyncio.to_thread(self._make_job_dir)
+        try:
+            await asyncio.to_thread(self._write_sources, job, job_dir)
+            program = _LocalProgram(self, job, job_dir)
+            if job.language.compiled:
+                program.compile = await self._compile(job, job_dir)
+            yield program
+        finally:
+            await asyncio.to_thread(_remove_tree, job_dir)
+
+    # -- initialisation
+
+    async def _ensure_init(self) -> None:
+        if self._initialised:
+            return
+        loop = asyncio.get_running_loop()
+        if self._init_lock is None or self._init_lock[0] is not loop:
+            # A Lock belongs to one event loop; callers (tests, a worker thread) may
+            # use this sandbox from more than one over its life.
+            self._init_lock = (loop, asyncio.Lock())
+        async with self._init_lock[1]:
+            if self._initialised:
+                return
+            await self._initialise()
+            self._initialised = True
+
+    async def _initialise(self) -> None:
+        self._work_root = await asyncio.to_thread(self._make_work_root)
+        if self._prlimit is None:
+            self._set_unavailable("the prlimit tool (util-linux) is not installed")
+            return
+        if self._is_root and self._setpriv is None:
+            self._set_unavailable("the setpriv tool (util-linux) is not installed")
+            return
+        unreachable = await asyncio.to_thread(self._unreachable_work_root)
+        if unreachable is not None:
+            self._set_unavailable(unreachable)
+            return
+        cgroups, why = await asyncio.to_thread(_CgroupV1.discover)
+        self._cgroups = cgroups
+        if cgroups is None:
+            log.warning(
+                "cgroup limits are not available (%s): memory is limited with RLIMIT_AS, "
+                "processes with RLIMIT_NPROC, CPU time per process only",
+                why,
+            )
+        reason: str | None
+        if self._bwrap is None:
+            reason = (
+                "bubblewrap (bwrap) is not installed, so untrusted code cannot be isolated; "
+                "install it (apt-get install bubblewrap)"
+            )
+        else:
+            self._bwrap_opts = await asyncio.to_thread(_bwrap_options, self._bwrap)
+            self._mode = "bwrap"
+            reason = await self._probe()
+            if reason is None:
+                log.info(
+                    "local sandbox ready (bubblewrap, cgroups %s)",
+                    "on" if cgroups is not None else "off",
+                )
+                return
+        if self.allow_unsafe:
+            self._mode = "unsafe"
+            self._problem = None
+            log.warning(
+                "UNSAFE MODE: %s; running programs without a sandbox (rlimits%s only), "
+                "as the operator allowed",
+                reason,
+                " and cgroups" if cgroups is not None else "",
+            )
+            return
+        self._set_unavailable(reason + ", or allow the unsafe single-user mode")
+
+    def _remove_cgroup_later(self, cgroup: _RunCgroup) -> None:
+        """A cgroup still busy right after a run: kill and retry in the background."""
+
+        async def retry() -> None:
+            if await cgroup.wait_empty(_CGROUP_EMPTY_TIMEOUT_S) and cgroup.remove():
+                return
+            log.error("could not remove cgroup %s", cgroup.dirs)
+
+        task = asyncio.ensure_future(retry())
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    def _set_unavailable(self, reason: str) -> None:
+        self._mode = None
+        self._problem = reason[:1].upper() + reason[1:] + "."
+        log.error("local sandbox unavailable: %s", self._problem)
+
+    async def _probe(self) -> str | None:
+        """None when bwrap can build a sandbox here, with a job file bound, else why not."""
+        job = Job(
+            language=Language(id="probe", name="probe", extensions=(".txt",), run=("true",)),
+            files=(SourceFile("probe.txt", b"probe\n"),),
+            main="probe.txt",
+        )
+        job_dir = await asyncio.to_thread(self._make_job_dir)
+        try:
+            await asyncio.to_thread(self._write_sources, job, job_dir)
+            outcome = await self._run_command(
+                ["cat", "probe.txt"],
+                job=job,
+                job_dir=job_dir,
+                limits=_PROBE_LIMITS,
+                caps=_Caps(total=64 * 1024),
+                stdin=b"",
+                on_output=None,
+            )
+        except OSError as exc:
+            return f"bubblewrap could not be started ({exc})"
+        finally:
+            await asyncio.to_thread(_remove_tree, job_dir)
+        if outcome.error is not None or outcome.exit_code != 0 or outcome.stdout != b"probe\n":
+            detail = outcome.error or _tail_text(outcome.stderr)
+            return f"bubblewrap cannot create a sandbox on this host ({detail})"
+        return None
+
+    def _unreachable_work_root(self) -> str | None:
+        """Why the sandbox user cannot reach the work root (bwrap binds job files from
+        it as that user), or None."""
+        assert self._work_root is not None
+        if not self._is_root:
+            return None
+        path = self._work_root.resolve()
+        for directory in [path, *path.parents]:
+            st = directory.stat()
+            if st.st_mode & stat.S_IXOTH:
+                continue
+            if st.st_gid == SANDBOX_GID and st.st_mode & stat.S_IXGRP:
+                continue
+            if st.st_uid == SANDBOX_UID and st.st_mode & stat.S_IXUSR:
+                continue
+            return (
+                f"the work root {path} is not reachable by the sandbox user (uid {SANDBOX_UID}): "
+                f"{directory} is not searchable by it; choose a work root whose parent "
+                "directories are world-searchable (chmod o+x)"
+            )
+        return None
+
+    def _make_work_root(self) -> Path:
+        if self._work_root_arg is not None:
+            root = Path(self._work_root_arg)
+            root.mkdir(parents=True, exist_ok=True)
+        else:
+            root = Path(tempfile.mkdtemp(prefix=f"muscode-local-{os.getuid()}-"))
+            self._own_work_root = True
+        if self._is_root:
+            # Traversable by the sandbox group only: bwrap (running as nobody) must reach
+            # the job files to bind them; other host users must not.
+            os.chown(root, 0, SANDBOX_GID)
+            root.chmod(0o750)
+        return root
+
+    def _make_job_dir(self) -> Path:
+        assert self._work_root is not None
+        job_dir = Path(tempfile.mkdtemp(prefix="job-", dir=self._work_root))
+        box = job_dir / "box"
+        box.mkdir()
+        if self._is_root:
+            for path in (job_dir, box):
+                os.chown(path, 0, SANDBOX_GID)
+                path.chmod(0o750)
+        return job_dir
+
+    def _write_sources(self, job: Job, job_dir: Path) -> None:
+        box = job_dir / "box"
+        for source in job.files:
+            rel = _safe_relpath(source.path)
+            _host_write(box, rel, source.content, executable=False, root=self._is_root)
+        if self._mode == "unsafe" and self._is_root:
+            # Without bwrap the program works in this directory directly, as nobody.
+            for dirpath, dirnames, filenames in os.walk(box):
+                for name in [*dirnames, *filenames, ""]:
+                    os.chown(os.path.join(dirpath, name), SANDBOX_UID, SANDBOX_GID)
+
+    # -- compile and run
+
+    async def _compile(self, job: Job, job_dir: Path) -> CompileOutcome:
+        language = job.language
+        assert language.compile is not None
+        limits = job.compile_limits
+        argv = language.command(
+            language.compile,
+            main=job.main,
+            files=[f.path for f in job.files],
+            options=job.compiler_options,
+            heap_mb=heap_mb_for(limits.memory_mb),
+        )
+        in_bwrap = self._mode == "bwrap"
+        if in_bwrap:
+            argv = ["/bin/sh", "-c", _COMPILE_SCRIPT, "muscode-compile", *argv]
+            # The archive of a full work dir, plus headers of many small files.
+            tar_cap = (2 * self.work_dir_mb + 1) * 1024 * 1024
+            caps = _Caps(stdout=tar_cap, stderr=limits.output_kb * 1024)
+        else:
+            caps = _Caps(total=limits.output_kb * 1024)
+        outcome = await self._run_command(
+            argv,
+            job=job,
+            job_dir=job_dir,
+            limits=limits,
+            caps=caps,
+            stdin=b"",
+            on_output=None,
+        )
+        messages = outcome.stderr if in_bwrap else outcome.stdout + outcome.stderr
+        text = messages.decode("utf-8", errors="replace")
+        archive = outcome.stdout if in_bwrap else b""
+        if in_bwrap:
+            outcome.stdout = b""
+        if outcome.error is not None:
+            raise RuntimeError(outcome.error)
+        if outcome.exit_code != 0 or outcome.limit_hit is not None:
+            return CompileOutcome(
+                ok=False, output=text + _compile_limit_note(outcome, limits), outcome=outcome
+            )
+        if in_bwrap:
+            try:
+                await asyncio.to_thread(_unpack_build, archive, job_dir / "box", job, self._is_root)
+            except (tarfile.TarError, ValueError, OSError) as exc:
+                return CompileOutcome(
+                    ok=False,
+                    output=text + f"\nThe compiler's output could not be collected ({exc}).",
+                    outcome=outcome,
+                )
+        return CompileOutcome(ok=True, output=text, outcome=outcome)
+
+    async def _run_command(
+        self,
+        command: list[str],
+        *,
+        job: Job,
+        job_dir: Path,
+        limits: Limits,
+        caps: _Caps,
+        stdin: StdinSource,
+        on_output: OutputCallback | None,
+    ) -> RunOutcome:
+        cgroup: _RunCgroup | None = None
+        if self._cgroups is not None:
+            cgroup = self._cgroups.new_run()
+        try:
+            if cgroup is not None:
+                cgroup.set_limits(limits.memory_mb, limits.processes)
+            spec = self._build_spec(command, job, job_dir, limits, caps, cgroup)
+            return await _Execution(spec, stdin, on_output, self._background).run()
+        finally:
+            if cgroup is not None and not cgroup.remove():
+                self._remove_cgroup_later(cgroup)
+
+    def _build_spec(
+        self,
+        command: list[str],
+        job: Job,
+        job_dir: Path,
+        limits: Limits,
+        caps: _Caps,
+        cgroup: _RunCgroup | None,
+    ) -> _Spec:
+        assert self._prlimit is not None
+        cpu_soft = max(1, math.ceil(limits.cpu_time_ms / 1000))
+        if cgroup is not None and cgroup.has_cpu:
+            # The cgroup watchdog enforces the exact total; the rlimit is the backstop
+            # for a single process should the watchdog ever be late.
+            cpu_soft += 1
+        cpu_hard = cpu_soft + 1
+        fsize = limits.file_size_kb * 1024
+        rlimits = [
+            f"--cpu={cpu_soft}:{cpu_hard}",
+            f"--fsize={fsize}:{fsize}",
+            f"--nofile={self.open_files}:{self.open_files}",
+            "--core=0:0",
+        ]
+        if not manages_own_heap(job.language):
+            # Makes a huge allocation fail at once (MemoryError, bad_alloc, NULL) instead
+            # of succeeding untouched; the cgroup bounds what is actually used.
+            address_space = (limits.memory_mb * _AS_FACTOR + _AS_SLACK_MB) * 1024 * 1024
+            rlimits.append(f"--as={address_space}:{address_space}")
+        if cgroup is None or not cgroup.has_pids:
+            # Counts every process of the uid, so only a fallback.
+            rlimits.append(f"--nproc={limits.processes}:{limits.processes}")
+
+        env = {"PATH": SANDBOX_PATH, "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8"}
+        env.update(job.language.env)
+        argv: list[str] = []
+        if cgroup is not None:
+            argv += [self._sh, "-c", _JOIN_SCRIPT, "muscode-join", *cgroup.procs_files(), "--"]
+        argv += [self._prlimit, *rlimits, "--"]
+        if self._is_root:
+            assert self._setpriv is not None
+            argv += [
+                self._setpriv,
+                f"--reuid={SANDBOX_UID}",
+                f"--regid={SANDBOX_GID}",
+                "--clear-groups",
+                "--inh-caps=-all",
+                "--bounding-set=-all",
+                "--no-new-privs",
+                "--",
+            ]
+        if self._mode != "bwrap":
+            box = job_dir / "box"
+            env.update({"HOME": str(box), "TMPDIR": str(box)})
+            return _Spec(
+                argv=argv + command,
+                env=env,
+                cwd=str(box),
+                limits=limits,
+                caps=caps,
+                cgroup=cgroup,
+                cpu_hard_s=cpu_hard,
+                uses_bwrap=False,
+            )
+
+        assert self._bwrap is not None
+        # Paths inside the sandbox's own private tmpfs, not the host's /tmp.
+        env.update({"HOME": "/tmp", "TMPDIR": "/tmp"})  # noqa: S108
+        status_r, status_w = os.pipe()
+        data_fds: list[int] = []
+        try:
+            bwrap_args = self._bwrap_args(job_dir, env, status_w, data_fds)
+        except BaseException:
+            for fd in (status_r, status_w, *data_fds):
+                os.close(fd)
+            raise
+        return _Spec(
+            argv=[*argv, self._bwrap, *bwrap_args, "--", *command],
+            env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin"},
+            # bwrap's pid 1 stays visible to the program: keep host paths out of its
+            # environment (the shell exports PWD).
+            cwd="/",
+            limits=limits,
+            caps=caps,
+            cgroup=cgroup,
+            pass_fds=(status_w, *data_fds),
+            status_fd=status_r,
+            cpu_hard_s=cpu_hard,
+            close_after_spawn=[status_w, *data_fds],
+        )
+
+    def _bwrap_args(
+        self, job_dir: Path, env: dict[str, str], status_w: int, data_fds: list[int]
+    ) -> list[str]:
+        size = self.work_dir_mb * 1024 * 1024
+        sized = "--size" in self._bwrap_opts
+
+        def tmpfs(dest: str, nbytes: int) -> list[str]:
+            return (["--size", str(nbytes)] if sized else []) + ["--tmpfs", dest]
+
+        args = [
+            "--unshare-all",  # user, ipc, pid, net (loopback only), uts, cgroup
+            "--unshare-user",
+            "--die-with-parent",
+            "--new-session",  # no TIOCSTI into a terminal we might have
+            "--cap-drop",
+            "ALL",
+            "--hostname",
+            "muscode",
+        ]
+        if "--disable-userns" in self._bwrap_opts:
+            args.append("--disable-userns")  # no nested namespaces: less kernel surface
+        if not self._is_root:
+            args += ["--uid", str(SANDBOX_UID), "--gid", str(SANDBOX_GID)]
+        args += ["--ro-bind", "/usr", "/usr"]
+        for top in ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"):
+            if os.path.islink(top):
+                args += ["--symlink", os.readlink(top), top]
+            elif os.path.isdir(top):
+                args += ["--ro-bind", top, top]
+        etc = [p for p in _ETC_BINDS if os.path.exists(p)]
+        for pattern in _ETC_GLOBS:
+            etc.extend(sorted(glob.glob(pattern)))
+        for path in etc + list(self.extra_ro_binds):
+            args += ["--ro-bind-try", path, path]
+        for dest, content in (
+            ("/etc/passwd", _PASSWD),
+            ("/etc/group", _GROUP),
+            ("/etc/hosts", _HOSTS),
+        ):
+            read_end, write_end = os.pipe()
+            data_fds.append(read_end)
+            os.write(write_end, content.encode())
+            os.close(write_end)
+            if "--perms" in self._bwrap_opts:
+                args += ["--perms", "0444"]
+            args += ["--ro-bind-data", str(read_end), dest]
+        args += ["--proc", "/proc", "--dev", "/dev"]
+        # These are fresh private tmpfs mounts inside the sandbox's mount namespace.
+        args += tmpfs("/dev/shm", max(1, size // 4))  # noqa: S108
+        args += ["--remount-ro", "/dev"]  # bwrap's /dev is an unbounded writable tmpfs
+        args += tmpfs("/tmp", size)  # noqa: S108
+        args += tmpfs(BOX, size)
+        box = job_dir / "box"
+        for entry in sorted(os.scandir(box), key=lambda e: e.name):
+            # Only what the host wrote itself: regular files and directories.
+            if entry.is_symlink() or not (entry.is_file() or entry.is_dir()):
+                continue
+            args += ["--ro-bind", entry.path, f"{BOX}/{entry.name}"]
+        args += ["--remount-ro", "/"]
+        args.append("--clearenv")
+        for key, value in env.items():
+            args += ["--setenv", key, value]
+        args += ["--chdir", BOX, "--json-status-fd", str(status_w)]
+        return args
+
+
+class _LocalProgram(Program):
+    def __init__(self, sandbox: LocalSandbox, job: Job, job_dir: Path) -> None:
+        self.sandbox = sandbox
+        self.job = job
+        self.job_dir = job_dir
+        self.compile: CompileOutcome | None = None
+
+    async def run(
+        self,
+        stdin: StdinSource,
+        limits: Limits,
+        on_output: OutputCallback | None = None,
+    ) -> RunOutcome:
+        if self.compile is not None and not self.compile.ok:
+            raise RuntimeError("the program did not compile")
+        language = self.job.language
+        argv = language.command(
+            language.run,
+            main=self.job.main,
+            files=[f.path for f in self.job.files],
+            options=self.job.compiler_options,
+            args=self.job.args,
+            heap_mb=heap_mb_for(limits.memory_mb),
+        )
+        return await self.sandbox._run_command(
+            argv,
+            job=self.job,
+            job_dir=self.job_dir,
+            limits=limits,
+            caps=_Caps(total=limits.output_kb * 1024),
+            stdin=stdin,
+            on_output=on_output,
+        )
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _compile_limit_note(outcome: RunOutcome, limits: Limits) -> str:
+    notes = {
+        "memory": f"the compiler reached its memory limit of {limits.memory_mb} MB",
+        "cpu_time": f"compilation used more than {limits.cpu_time_ms} ms of CPU time",
+        "wall_time": f"compilation took longer than {limits.wall_time_ms} ms",
+        "output": "the compiler printed too much, or its output was too large",
+        "file_size": f"the compiler wrote a file larger than {limits.file_size_kb} KB",
+        "processes": f"the compiler tried to run more than {limits.processes} processes",
+    }
+    if outcome.limit_hit in notes:
+        return f"\nCompilation stopped: {notes[outcome.limit_hit]}."
+    if outcome.signal is not None:
+        return f"\nThe compiler was killed by signal {outcome.signal}."
+    return ""
+
+
+def _host_write(
+    base: Path, rel: PurePosixPath, content: bytes, *, executable: bool, root: bool
+) -> None:
+    """Write one file below ``base`` without following any symlink on the way."""
+    parent = base
+    for part in rel.parts[:-1]:
+        parent = parent / part
+        try:
+            parent.mkdir()
+            if root:
+                os.chown(parent, 0, SANDBOX_GID)
+                parent.chmod(0o750)
+        except FileExistsError:
+            if parent.is_symlink() or not parent.is_dir():
+                raise ValueError(f"{rel} is below something that is not a directory") from None
+    mode = 0o750 if executable else 0o640
+    fd = os.open(parent / rel.name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, mode)
+    try:
+        if root:
+            os.fchown(fd, 0, SANDBOX_GID)
+        os.fchmod(fd, mode)
+        view = memoryview(content)
+        while view:
+            view = view[os.write(fd, view) :]
+    finally:
+        os.close(fd)
+
+
+_MAX_BUILD_ENTRIES = 10_000
+
+
+def _unpack_build(archive: bytes, box: Path, job: Job, root: bool) -> None:
+    """Unpack the compile step's tar archive into the job's box (hostile input).
+
+    Only regular files and directories with plain relative names are taken; sources are
+    skipped (the host's copies stay authoritative); anything else is ignored.
+    """
+    sources = {str(_safe_relpath(f.path)) for f in job.files}
+    with tarfile.open(fileobj=io.BytesIO(archive), mode="r:") as tar:
+        for count, member in enumerate(tar):
+            if count > _MAX_BUILD_ENTRIES:
+                raise ValueError("too many files")
+            name = member.name
+            while name.startswith("./"):
+                name = name[2:]
+            name = name.rstrip("/")
+            if not name or name == ".":
+                continue
+            rel = _safe_relpath(name)
+            if str(rel) in sources:
+                continue
+            if member.isdir():
+                target = box / rel
+                if not target.exists():
+                    _host_mkdirs(box, rel, root)
+                continue
+            if not member.isfile():
+                continue
+            data = tar.extractfile(member)
+            if data is None:
+                continue
+            _host_mkdirs(box, rel.parent, root)
+            _host_write(box, rel, data.read(), executable=bool(member.mode & 0o111), root=root)
+
+
+def _host_mkdirs(base: Path, rel: PurePosixPath, root: bool) -> None:
+    path = base
+    for part in rel.parts:
+        path = path / part
+        if path.is_symlink():
+            raise ValueError(f"{rel} crosses a symlink")
+        if not path.exists():
+            path.mkdir()
+            if root:
+                os.chown(path, 0, SANDBOX_GID)
+                path.chmod(0o750)
+
+
+def _remove_tree(path: Path) -> None:
+    """Remove a job dir. rmtree never follows symlinks and unlinks FIFOs without opening
+    them; a directory the program made unwritable to us is made writable first."""
+
+    def onerror(func: Any, target: str, exc_info: Any) -> None:
+        parent = os.path.dirname(target)
+        with contextlib.suppress(OSError):
+            st = os.lstat(parent)
+            if stat.S_ISDIR(st.st_mode):
+                os.chmod(parent, 0o700)
+        with contextlib.suppress(OSError):
+            if os.path.isdir(target) and not os.path.islink(target):
+                shutil.rmtree(target, ignore_errors=True)
+            else:
+                os.unlink(target)
+
+    if path.exists():
+        shutil.rmtree(path, onerror=onerror)
+
+
+def _bwrap_options(bwrap: str) -> set[str]:
+    """The options this bwrap understands (older versions lack --size and friends)."""
+    try:
+        result = subprocess.run(
+            [bwrap, "--help"], capture_output=True, timeout=10, check=False, text=True
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return set()
+    return set(re.findall(r"--[a-z][a-z0-9-]*", result.stdout + result.stderr))
