@@ -35,6 +35,7 @@ from .execution.base import Limits, Sandbox
 from .execution.languages import Language, build_registry
 from .execution.local import LocalSandbox
 from .handlers import all_handlers
+from .events import InProcessEventBus
 from .queue import InProcessQueue
 from .services.executions import LIMIT_FIELDS, ExecutionPolicy, ExecutionService
 from .services.projects import ProjectService, SizeCaps
@@ -349,6 +350,7 @@ class MuscodeApp(ExtensionApp):
                 max_tests=self.max_tests,
             ),
             InProcessQueue(self.workers),
+            InProcessEventBus(),
             self.projects,
         )
 

@@ -201,7 +201,7 @@ async def test_bad_execution_requests(api: Any) -> None:
         ({**ok, "stdin": "x" * (1024 * 1024 + 1)}, 413, "stdin"),
         ({**ok, "compiler_options": "-O2 'unclosed"}, 422, "compiler_options"),
         ({**ok, "tests": []}, 422, "tests"),
-        ({**ok, "interactive": True}, 422, "interactive"),
+        ({**ok, "interactive": True, "tests": [{"name": "t"}]}, 422, "interactive"),
         ({**ok, "callback_url": "https://example.invalid/x"}, 422, "callback_url"),
         ({**ok, "args": "a b"}, 422, "args"),
         ({"language": "python", "files": [{"path": "../a.py", "content": ""}]}, 422, "path"),

@@ -6,6 +6,7 @@ import inspect
 from typing import Any
 
 import yaml
+from tornado.websocket import WebSocketHandler
 
 from muscode_ext.handlers import all_handlers
 from muscode_ext.handlers.base import MuscodeHandler
@@ -96,14 +97,15 @@ async def test_every_route_refuses_anonymous_callers(api: Any) -> None:
             path,
             body={} if verb in ("post", "put", "patch") else None,
             headers={"Authorization": ""},
+            validate=not issubclass(_handler, WebSocketHandler),
         )
         assert reply.status == 401, f"{verb.upper()} {path}: {reply.status} {reply.body!r}"
         assert reply.json["reason"] == "unauthenticated"
 
 
 def test_handler_modules_end_with_default_handlers() -> None:
-    from muscode_ext.handlers import executions, projects, service
+    from muscode_ext.handlers import executions, live, projects, service
 
-    for module in (executions, projects, service):
+    for module in (executions, live, projects, service):
         assert inspect.getmodule(module) is module
         assert module.default_handlers

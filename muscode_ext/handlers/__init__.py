@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import executions, projects, service
+from . import executions, live, projects, service
 
 
 def all_handlers() -> list[tuple[str, Any]]:
@@ -13,4 +13,5 @@ def all_handlers() -> list[tuple[str, Any]]:
         *service.default_handlers,
         *projects.default_handlers,
         *executions.default_handlers,
+        *live.default_handlers,
     ]

@@ -7,8 +7,8 @@ from collections.abc import Awaitable, Callable
 from functools import wraps
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
-from jupyter_server.auth.decorator import authorized
-from jupyter_server.base.handlers import APIHandler
+from jupyter_server.auth.decorator import authorized, ws_authenticated
+from jupyter_server.base.handlers import APIHandler, JupyterHandler
 from jupyter_server.extension.handler import ExtensionHandlerMixin
 from pydantic import BaseModel, ValidationError
 from tornado import web
@@ -38,6 +38,14 @@ def api(method: F) -> F:
     return cast("F", wraps(method)(wrapped))
 
 
+def websocket(method: F) -> F:
+    """Authenticate a websocket's upgrade (``@ws_authenticated``); the handler then
+    checks the ``execute`` permission itself before upgrading."""
+    wrapped = ws_authenticated(method)
+    wrapped.__muscode_auth__ = True  # type: ignore[attr-defined]
+    return cast("F", wrapped)
+
+
 def _field_name(loc: tuple[int | str, ...]) -> str:
     out = ""
     for part in loc:
@@ -45,22 +53,29 @@ def _field_name(loc: tuple[int | str, ...]) -> str:
     return out or "body"
 
 
-class MuscodeHandler(ExtensionHandlerMixin, APIHandler):
-    """Base class of MUSCode's REST handlers."""
+if TYPE_CHECKING:
+    _HandlerBase = JupyterHandler
+else:
+    _HandlerBase = object
+
+
+class MuscodeMixin(ExtensionHandlerMixin, _HandlerBase):
+    """What REST and websocket handlers share: identity, errors, JSON helpers."""
 
     auth_resource = AUTH_RESOURCE
+    _caller: Caller | None = None
 
     @property
     def muscode(self) -> MuscodeApp:
         return cast("MuscodeApp", self.extensionapp)
 
     @property
-    def identity_provider(self) -> BearerIdentityProvider:  # type: ignore[override]
+    def identity_provider(self) -> Any:
         return self.muscode.identity_provider_for(self.settings["identity_provider"])
 
-    async def prepare(self) -> None:  # type: ignore[override]
+    async def prepare(self, *args: Any, **kwargs: Any) -> None:
         try:
-            await super().prepare()
+            await super().prepare(*args, **kwargs)
         except web.HTTPError as e:
             # Jupyter answers a missing login with 403 on non-GET verbs; an API says 401.
             if e.status_code == 403 and self.current_user is None:
@@ -135,14 +150,6 @@ class MuscodeHandler(ExtensionHandlerMixin, APIHandler):
 
     # -- output ---------------------------------------------------------------------
 
-    def write_json(self, data: Any, status: int = 200, location: str | None = None) -> None:
-        self.set_status(status)
-        if location is not None:
-            self.set_header("Location", location)
-        self.finish(
-            json.dumps(data, ensure_ascii=False), set_content_type="application/json; charset=UTF-8"
-        )
-
     def url(self, *parts: str) -> str:
         """An absolute path under this server's base URL and the API prefix."""
         return self.base_url.rstrip("/") + API_PREFIX + "".join("/" + p for p in parts)
@@ -193,6 +200,18 @@ class MuscodeHandler(ExtensionHandlerMixin, APIHandler):
             )
             return
         super().log_exception(typ, value, tb)
+
+
+class MuscodeHandler(MuscodeMixin, APIHandler):
+    """Base class of MUSCode's REST handlers."""
+
+    def write_json(self, data: Any, status: int = 200, location: str | None = None) -> None:
+        self.set_status(status)
+        if location is not None:
+            self.set_header("Location", location)
+        self.finish(
+            json.dumps(data, ensure_ascii=False), set_content_type="application/json; charset=UTF-8"
+        )
 
 
 def _error_message(err: Any) -> str:

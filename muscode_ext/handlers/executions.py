@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 from ..errors import Invalid
-from ..services.executions import ExecutionCreate
+from ..services.executions import ExecutionBatch, ExecutionCreate
 from .base import API_PREFIX, MuscodeHandler, api
 
 MAX_WAIT_SECONDS = 300.0
@@ -82,8 +82,26 @@ class ExecutionHandler(MuscodeHandler):
         self.write_json(await self.muscode.executions.get(self.caller, execution_id))
 
 
+class ExecutionCancelHandler(MuscodeHandler):
+    @api
+    async def post(self, execution_id: str) -> None:
+        self.write_json(await self.muscode.executions.cancel(self.caller, execution_id))
+
+
+class ExecutionBatchHandler(MuscodeHandler):
+    @api
+    async def post(self) -> None:
+        batch = self.parse(ExecutionBatch)
+        ids = await self.muscode.executions.submit_batch(self.caller, batch.submissions)
+        self.write_json({"ids": ids}, 201)
+
+
+_ID = r"(?P<execution_id>[^/]+)"
+
 default_handlers = [
     (rf"{API_PREFIX}/languages", LanguagesHandler),
     (rf"{API_PREFIX}/executions", ExecutionListHandler),
-    (rf"{API_PREFIX}/executions/(?P<execution_id>[^/]+)", ExecutionHandler),
+    (rf"{API_PREFIX}/executions/batch", ExecutionBatchHandler),
+    (rf"{API_PREFIX}/executions/{_ID}", ExecutionHandler),
+    (rf"{API_PREFIX}/executions/{_ID}/cancel", ExecutionCancelHandler),
 ]

@@ -13,6 +13,9 @@ JobHandler = Callable[[str], Awaitable[None]]
 
 class Queue(abc.ABC):
     name: str = ""
+    #: True when this server process is the only worker (the in-process queue): runs it
+    #: left ``running`` when it stopped can be finished at the next start.
+    runs_in_process: bool = False
 
     @abc.abstractmethod
     async def start(self, handler: JobHandler) -> None:

@@ -15,6 +15,7 @@ class InProcessQueue(Queue):
     them from there (see ``ExecutionService.recover``)."""
 
     name = "memory"
+    runs_in_process = True
 
     def __init__(self, concurrency: int = 2) -> None:
         self.concurrency = concurrency

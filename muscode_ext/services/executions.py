@@ -1,38 +1,39 @@
-"""Executions: validate a run, record it, queue it, run it in the sandbox, store the result.
+"""Executions, the server side: validate a run, record it, queue it, answer about it.
 
-A run is a database row (``queued``) before it is queued; a worker marks it
-``running``, runs it through the execution engine (compile once, run per test), and
-stores the verdict and output (``done``). After a restart, queued rows are queued
-again and rows left ``running`` are finished as ``internal_error`` with a message.
+A run is a database row (``queued``) before it is queued; a worker
+(:class:`~.runner.ExecutionRunner`) marks it ``running``, runs it, streams its output
+on the event bus and stores the verdict (``done``). When the server starts, queued
+rows are queued again; when this server is its own worker (the in-process queue),
+rows it left ``running`` are finished as ``internal_error`` with a message.
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
 import logging
 import re
 import shlex
 import time
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, fields
-from datetime import datetime
 from typing import Any
 
 from pydantic import Field, StrictBool, StrictInt, StrictStr
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from ..auth import Caller
-from ..errors import DependencyDown, Invalid, NotFound, TooLarge
-from ..execution.base import Job, Limits, Sandbox, SandboxUnavailable, SourceFile
-from ..execution.engine import TestCase, execute
+from ..errors import Conflict, DependencyDown, Invalid, NotFound, TooLarge
+from ..events import EventBus
+from ..execution.base import Limits, Sandbox
 from ..execution.languages import Language
 from ..queue import Queue
 from ..store import Database, Execution
 from ..store.models import utcnow
 from .paths import decode_content, encode_content, normalize_path
 from .projects import FileInput, ProjectService, _Input
+from .runner import INTERRUPTED, ExecutionRunner, status_notice
+from .views import execution_json
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +57,8 @@ class TestInput(_Input):
 
 
 class ExecutionCreate(_Input):
+    """One run (API.md, "Executions")."""
+
     language: StrictStr
     source: StrictStr | None = None
     files: list[FileInput] | None = None
@@ -71,6 +74,10 @@ class ExecutionCreate(_Input):
     interactive: StrictBool = False
 
 
+class ExecutionBatch(_Input):
+    submissions: list[ExecutionCreate]
+
+
 @dataclass(frozen=True)
 class ExecutionPolicy:
     """Server defaults and maxima (see the ``MuscodeApp`` traits)."""
@@ -81,47 +88,7 @@ class ExecutionPolicy:
     max_source_size: int
     max_stdin_size: int
     max_tests: int
-
-
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat().replace("+00:00", "Z") if value is not None else None
-
-
-_EMPTY_RESULT: dict[str, Any] = {
-    "exit_code": None,
-    "signal": None,
-    "stdout": "",
-    "stderr": "",
-    "compile_output": "",
-    "truncated": {"stdout": False, "stderr": False},
-    "time_ms": None,
-    "wall_time_ms": None,
-    "memory_kb": None,
-}
-
-
-def execution_json(row: Execution) -> dict[str, Any]:
-    out: dict[str, Any] = {
-        "id": row.id,
-        "status": row.status,
-        "verdict": row.verdict,
-        "language": row.language,
-        "project_id": row.project_id,
-        "owner": row.owner,
-        "limits": row.request.get("limits"),
-        **_EMPTY_RESULT,
-        **(row.result or {}),
-        "created_at": _iso(row.created_at),
-        "started_at": _iso(row.started_at),
-        "finished_at": _iso(row.finished_at),
-        "message": row.message,
-    }
-    # "tests" appears exactly when tests were given (empty until the run is done).
-    if row.request.get("tests") is not None:
-        out["tests"] = out.get("tests") or []
-    else:
-        out.pop("tests", None)
-    return out
+    max_batch: int = 100
 
 
 class ExecutionService:
@@ -134,6 +101,7 @@ class ExecutionService:
         languages: dict[str, Language],
         policy: ExecutionPolicy,
         queue: Queue,
+        bus: EventBus,
         projects: ProjectService,
     ) -> None:
         self.db = db
@@ -141,10 +109,11 @@ class ExecutionService:
         self.languages = languages
         self.policy = policy
         self.queue = queue
+        self.bus = bus
         self.projects = projects
+        self.runner = ExecutionRunner(db, sandbox, languages, policy.compile_limits, bus)
         self._versions: dict[str, str | None] = {}
         self._probe: asyncio.Task[None] | None = None
-        self._waiters: dict[str, asyncio.Event] = {}
         self._sandbox_state: tuple[float, str | None] = (0.0, None)
         self._started: asyncio.Task[None] | None = None
 
@@ -160,7 +129,7 @@ class ExecutionService:
     async def _start(self) -> None:
         await self.sandbox.start()
         self._probe = asyncio.create_task(self._probe_languages(), name="muscode-probe")
-        await self.queue.start(self._run)
+        await self.queue.start(self.runner.run)
         await self.recover()
 
     async def stop(self) -> None:
@@ -169,6 +138,7 @@ class ExecutionService:
         await asyncio.gather(self._started, return_exceptions=True)
         self._started = None
         await self.queue.stop()
+        await self.bus.close()
         if self._probe is not None:
             self._probe.cancel()
             await asyncio.gather(self._probe, return_exceptions=True)
@@ -196,12 +166,20 @@ class ExecutionService:
             )
 
     async def recover(self) -> None:
-        """Queue again what was queued; finish what a dead server left running."""
+        """Queue again what was queued; finish what this server left running.
+
+        Re-queuing is safe even if a job is still in a queue: a worker claims a run
+        with one conditional UPDATE, so a duplicate does nothing.
+        """
+        running: list[Execution] = []
         async with self.db.session() as s:
-            running = list(await s.scalars(select(Execution).where(Execution.status == "running")))
+            if self.queue.runs_in_process:
+                running = list(
+                    await s.scalars(select(Execution).where(Execution.status == "running"))
+                )
             for row in running:
                 row.status, row.verdict, row.finished_at = "done", "internal_error", utcnow()
-                row.message = "the server stopped while this program ran; run it again"
+                row.message = INTERRUPTED
             queued = list(
                 await s.scalars(
                     select(Execution.id)
@@ -328,7 +306,45 @@ class ExecutionService:
 
     async def submit(self, caller: Caller, data: ExecutionCreate) -> dict[str, Any]:
         """Validate and record a run, then queue it. Returns its JSON (``queued``)."""
+        rows = await self._prepare_many(caller, [data])
+        await self._enqueue(rows)
+        return execution_json(rows[0])
+
+    async def submit_batch(self, caller: Caller, runs: list[ExecutionCreate]) -> list[str]:
+        """Validate every run first (one bad run rejects the batch), then queue them all."""
+        if not 1 <= len(runs) <= self.policy.max_batch:
+            raise Invalid.field("submissions", f"must hold 1 to {self.policy.max_batch} runs")
+        rows = await self._prepare_many(caller, runs)
+        await self._enqueue(rows)
+        return [row.id for row in rows]
+
+    async def _prepare_many(self, caller: Caller, runs: list[ExecutionCreate]) -> list[Execution]:
         caller.require("execute")
+        rows = []
+        for i, data in enumerate(runs):
+            try:
+                rows.append(await self._prepare(caller, data))
+            except (Invalid, TooLarge, NotFound) as e:
+                if len(runs) == 1:
+                    raise
+                prefix = f"submissions[{i}]"
+                errors = [
+                    {"field": f"{prefix}.{x['field']}", "message": x["message"]}
+                    for x in (e.errors or [])
+                ]
+                raise type(e)(
+                    f"{prefix}: {e.message}", reason=e.reason, errors=errors or None
+                ) from None
+        async with self.db.session() as s:
+            s.add_all(rows)
+        return rows
+
+    async def _enqueue(self, rows: list[Execution]) -> None:
+        for row in rows:
+            await self.queue.put(row.id)
+
+    async def _prepare(self, caller: Caller, data: ExecutionCreate) -> Execution:
+        """Validate one run and build its row (not yet stored)."""
         language = self.languages.get(data.language)
         if language is None:
             raise Invalid.field(
@@ -336,12 +352,8 @@ class ExecutionService:
                 f"unknown language {data.language!r}; use one of "
                 f"{', '.join(sorted(self.languages))}",
             )
-        if data.interactive:
-            raise Invalid.field(
-                "interactive",
-                "interactive runs need the live channel, which "
-                "this server does not offer yet; send stdin with the request",
-            )
+        if data.interactive and data.tests is not None:
+            raise Invalid.field("interactive", "an interactive run cannot carry tests")
         if data.callback_url is not None:
             raise Invalid.field(
                 "callback_url",
@@ -406,19 +418,17 @@ class ExecutionService:
             "expected_output": data.expected_output,
             "tests": [t.model_dump() for t in data.tests] if data.tests is not None else None,
             "limits": limits.as_dict(),
+            "interactive": data.interactive,
         }
-        row = Execution(
+        return Execution(
             owner=caller.name,
             project_id=project_id,
             language=language.id,
             status="queued",
             request=request,
             created_at=utcnow(),
+            attempts=0,
         )
-        async with self.db.session() as s:
-            s.add(row)
-        await self.queue.put(row.id)
-        return execution_json(row)
 
     # -- queries --------------------------------------------------------------------
 
@@ -437,13 +447,14 @@ class ExecutionService:
     async def wait(self, caller: Caller, execution_id: str, timeout: float) -> dict[str, Any]:
         """The run once done, or as it is when ``timeout`` seconds have passed."""
         row = await self._row(caller, execution_id)
-        if row.status == "done":
-            return execution_json(row)
-        event = self._waiters.setdefault(execution_id, asyncio.Event())
-        row = await self._row(caller, execution_id)  # it may have finished meanwhile
         if row.status != "done":
+
+            async def until_done() -> None:
+                async for _event in self.bus.subscribe(execution_id):
+                    pass  # the iteration ends after "done"
+
             with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(event.wait(), timeout)
+                await asyncio.wait_for(until_done(), timeout)
             row = await self._row(caller, execution_id)
         return execution_json(row)
 
@@ -477,77 +488,72 @@ class ExecutionService:
             rows = await s.scalars(q.order_by(Execution.created_at.desc()).limit(limit))
             return [execution_json(r) for r in rows]
 
-    # -- the worker side ------------------------------------------------------------
+    # -- control --------------------------------------------------------------------
 
-    def _job(self, row: Execution) -> tuple[Job, Limits, dict[str, Any]]:
-        req = row.request
-        language = self.languages[row.language]
-        files = tuple(
-            SourceFile(
-                f["path"],
-                base64.b64decode(f["content"])
-                if f["encoding"] == "base64"
-                else f["content"].encode("utf-8"),
+    async def cancel(self, caller: Caller, execution_id: str) -> dict[str, Any]:
+        """Stop a run: a queued one is finished at once, a running one is told to stop."""
+        caller.require("execute")
+        row = await self._row(caller, execution_id)
+        if row.status == "done":
+            raise Conflict(
+                f"execution {execution_id} has already finished ({row.verdict})",
+                reason="already_finished",
             )
-            for f in req["files"]
-        )
-        job = Job(
-            language=language,
-            files=files,
-            main=req["main"],
-            args=tuple(req["args"]),
-            compiler_options=tuple(req["compiler_options"]),
-            compile_limits=self.policy.compile_limits,
-        )
-        return job, Limits(**req["limits"]), req
-
-    async def _run(self, execution_id: str) -> None:
         async with self.db.session() as s:
-            row = await s.get(Execution, execution_id)
-            if row is None or row.status != "queued":
-                return
-            row.status, row.started_at = "running", utcnow()
-        verdict, message, result = "internal_error", None, None
-        try:
-            job, limits, req = self._job(row)
-            tests = None
-            if req["tests"] is not None:
-                tests = [
-                    TestCase(t["name"], t["stdin"].encode("utf-8"), t["expected_output"])
-                    for t in req["tests"]
-                ]
-            outcome = await execute(
-                self.sandbox,
-                job,
-                limits=limits,
-                stdin=req["stdin"].encode("utf-8"),
-                expected_output=req["expected_output"],
-                tests=tests,
+            result = await s.execute(
+                update(Execution)
+                .where(Execution.id == execution_id, Execution.status == "queued")
+                .values(
+                    status="done",
+                    verdict="cancelled",
+                    finished_at=utcnow(),
+                    message="cancelled before it started",
+                )
+                .execution_options(synchronize_session=False)
             )
-            verdict, message, result = outcome.verdict, outcome.message, outcome.as_dict()
-        except asyncio.CancelledError:
-            message = "the server stopped while this program ran; run it again"
-            raise
-        except SandboxUnavailable as e:
-            message = f"the sandbox could not run this program: {e}"
-        except Exception:
-            log.exception("execution %s failed", execution_id)
-            message = "MUSCode failed to run this program; the error has been logged"
-        finally:
-            await self._finish(execution_id, verdict, message, result)
+            cancelled_queued = result.rowcount == 1  # type: ignore[attr-defined]
+        if cancelled_queued:
+            row = await self._row(caller, execution_id)
+            await self.bus.publish(execution_id, {"type": "done", "result": execution_json(row)})
+            await self.bus.notify(row.owner, status_notice(row, "done", "cancelled"))
+            await self.bus.finished(execution_id)
+            return execution_json(row)
+        await self.bus.control(execution_id, {"type": "cancel"})
+        return execution_json(await self._row(caller, execution_id))
 
-    async def _finish(
-        self, execution_id: str, verdict: str, message: str | None, result: dict[str, Any] | None
-    ) -> None:
-        try:
-            async with self.db.session() as s:
-                row = await s.get(Execution, execution_id)
-                if row is not None:
-                    row.status, row.verdict, row.message = "done", verdict, message
-                    row.result, row.finished_at = result, utcnow()
-        except Exception:
-            # The row stays "running"; recovery finishes it as internal_error.
-            log.exception("could not store the result of execution %s", execution_id)
-        event = self._waiters.pop(execution_id, None)
-        if event is not None:
-            event.set()
+    async def send_input(self, caller: Caller, execution_id: str, message: dict[str, Any]) -> None:
+        """Pass stdin or end-of-input from a websocket client to the running program."""
+        row = await self._row(caller, execution_id)
+        if not row.request.get("interactive"):
+            raise Invalid.field("type", "this run is not interactive; its stdin came with it")
+        if row.status == "done":
+            raise Conflict("the program has finished", reason="already_finished")
+        await self.bus.control(execution_id, message)
+
+    async def stream(self, caller: Caller, execution_id: str) -> AsyncIterator[dict[str, Any]]:
+        """Everything the run printed so far, then the live rest, ending with ``done``."""
+        caller.require("execute")
+        await self.start()
+        row = await self._row(caller, execution_id)
+        if row.status == "done" and not self.bus_has(execution_id):
+            yield {"type": "status", "status": "done"}
+            result = execution_json(row)
+            for stream in ("stdout", "stderr"):
+                if result.get(stream):
+                    yield {"type": stream, "data": result[stream]}
+            yield {"type": "done", "result": result}
+            return
+        if row.status == "queued":
+            yield {"type": "status", "status": "queued"}
+        async for event in self.bus.subscribe(execution_id):
+            yield event
+
+    def bus_has(self, execution_id: str) -> bool:
+        """Whether the bus still holds the run's channel (the in-process bus forgets)."""
+        known = getattr(self.bus, "known", None)
+        return bool(known(execution_id)) if known is not None else True
+
+    async def notices(self, caller: Caller) -> AsyncIterator[dict[str, Any]]:
+        caller.require("execute")
+        async for notice in self.bus.notices(caller.name):
+            yield notice

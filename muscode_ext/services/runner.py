@@ -1,0 +1,236 @@
+"""The worker side of a run: claim it, run it in the sandbox, stream it, store it.
+
+Used by the in-process queue of an embedded server and by ``muscode-worker``
+processes alike. Claiming is one conditional UPDATE, so of two workers handed the
+same job only one runs it. A run whose worker died is handed out again by the queue:
+it is run once more (``max_attempts``), then finished as ``internal_error``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+from sqlalchemy import update
+
+from ..events import EventBus
+from ..execution.base import Job, Limits, Sandbox, SandboxUnavailable, SourceFile, Stream
+from ..execution.engine import TestCase, execute
+from ..execution.languages import Language
+from ..store import Database, Execution
+from ..store.models import utcnow
+from .views import execution_json
+
+log = logging.getLogger(__name__)
+
+INTERRUPTED = "the server stopped while this program ran; run it again"
+WORKER_DIED = "the worker running this program stopped twice; run it again"
+
+
+def status_notice(row: Execution, status: str, verdict: str | None = None) -> dict[str, Any]:
+    """What ``GET /events`` subscribers hear about a run."""
+    return {
+        "type": "execution",
+        "id": row.id,
+        "status": status,
+        "verdict": verdict,
+        "language": row.language,
+        "project_id": row.project_id,
+    }
+
+
+class ExecutionRunner:
+    """Runs queued executions; one instance per worker process (or embedded server)."""
+
+    def __init__(
+        self,
+        db: Database,
+        sandbox: Sandbox,
+        languages: dict[str, Language],
+        compile_limits: Limits,
+        bus: EventBus,
+        *,
+        max_attempts: int = 2,
+    ) -> None:
+        self.db = db
+        self.sandbox = sandbox
+        self.languages = languages
+        self.compile_limits = compile_limits
+        self.bus = bus
+        self.max_attempts = max_attempts
+
+    # -- claiming -------------------------------------------------------------------
+
+    async def _claim(self, execution_id: str, *, redelivered: bool) -> Execution | None:
+        """Mark the run ``running`` if this worker may run it; None if not."""
+        now = utcnow()
+        async with self.db.session() as s:
+            result = await s.execute(
+                update(Execution)
+                .where(Execution.id == execution_id, Execution.status == "queued")
+                .values(status="running", started_at=now, attempts=Execution.attempts + 1)
+                .execution_options(synchronize_session=False)
+            )
+            if result.rowcount == 1:  # type: ignore[attr-defined]
+                return await s.get(Execution, execution_id)
+            if not redelivered:
+                return None
+            # Handed out again because its worker died mid-run.
+            row = await s.get(Execution, execution_id)
+            if row is None or row.status != "running":
+                return None
+            if row.attempts >= self.max_attempts:
+                row.status, row.verdict, row.message = "done", "internal_error", WORKER_DIED
+                row.finished_at = now
+                await s.flush()
+                failed = row
+            else:
+                retry = await s.execute(
+                    update(Execution)
+                    .where(
+                        Execution.id == execution_id,
+                        Execution.status == "running",
+                        Execution.attempts == row.attempts,
+                    )
+                    .values(started_at=now, attempts=row.attempts + 1)
+                    .execution_options(synchronize_session=False)
+                )
+                if retry.rowcount != 1:  # type: ignore[attr-defined]
+                    return None
+                await s.refresh(row)
+                log.warning("execution %s: its worker died; running it again", execution_id)
+                return row
+        await self._announce_done(failed)
+        return None
+
+    # -- running --------------------------------------------------------------------
+
+    def _job(self, row: Execution) -> tuple[Job, Limits, dict[str, Any]]:
+        req = row.request
+        language = self.languages[row.language]
+        files = tuple(
+            SourceFile(
+                f["path"],
+                base64.b64decode(f["content"])
+                if f["encoding"] == "base64"
+                else f["content"].encode("utf-8"),
+            )
+            for f in req["files"]
+        )
+        job = Job(
+            language=language,
+            files=files,
+            main=req["main"],
+            args=tuple(req["args"]),
+            compiler_options=tuple(req["compiler_options"]),
+            compile_limits=self.compile_limits,
+        )
+        return job, Limits(**req["limits"]), req
+
+    async def run(self, execution_id: str, *, redelivered: bool = False) -> None:
+        """Run one execution to its end. Never raises (except cancellation)."""
+        row = await self._claim(execution_id, redelivered=redelivered)
+        if row is None:
+            return
+        await self.bus.publish(execution_id, {"type": "status", "status": "running"})
+        await self.bus.notify(row.owner, status_notice(row, "running"))
+
+        cancel = asyncio.Event()
+        stdin_queue: asyncio.Queue[bytes | None] = asyncio.Queue()
+        listener = asyncio.create_task(self._listen(execution_id, cancel, stdin_queue))
+
+        async def on_output(stream: Stream, chunk: bytes) -> None:
+            text = chunk.decode("utf-8", errors="replace")
+            await self.bus.publish(execution_id, {"type": stream, "data": text})
+
+        verdict, message, result = "internal_error", None, None
+        try:
+            job, limits, req = self._job(row)
+            tests = None
+            if req["tests"] is not None:
+                tests = [
+                    TestCase(t["name"], t["stdin"].encode("utf-8"), t["expected_output"])
+                    for t in req["tests"]
+                ]
+            given = req["stdin"].encode("utf-8")
+            stdin: bytes | AsyncIterator[bytes] = given
+            if req.get("interactive"):
+                stdin = _drain(stdin_queue, first=given)
+            outcome = await execute(
+                self.sandbox,
+                job,
+                limits=limits,
+                stdin=stdin,
+                expected_output=req["expected_output"],
+                tests=tests,
+                on_output=on_output,
+                cancel=cancel,
+            )
+            verdict, message, result = outcome.verdict, outcome.message, outcome.as_dict()
+        except asyncio.CancelledError:
+            message = INTERRUPTED
+            raise
+        except SandboxUnavailable as e:
+            message = f"the sandbox could not run this program: {e}"
+        except Exception:
+            log.exception("execution %s failed", execution_id)
+            message = "MUSCode failed to run this program; the error has been logged"
+        finally:
+            listener.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await listener
+            await self._store(row, verdict, message, result)
+
+    async def _listen(
+        self, execution_id: str, cancel: asyncio.Event, stdin: asyncio.Queue[bytes | None]
+    ) -> None:
+        async for message in self.bus.controls(execution_id):
+            kind = message.get("type")
+            if kind == "cancel":
+                cancel.set()
+            elif kind == "stdin":
+                stdin.put_nowait(str(message.get("data", "")).encode("utf-8"))
+            elif kind == "eof":
+                stdin.put_nowait(None)
+
+    async def _store(
+        self, row: Execution, verdict: str, message: str | None, result: dict[str, Any] | None
+    ) -> None:
+        stored = False
+        try:
+            async with self.db.session() as s:
+                fresh = await s.get(Execution, row.id)
+                if fresh is not None:
+                    fresh.status, fresh.verdict, fresh.message = "done", verdict, message
+                    fresh.result, fresh.finished_at = result, utcnow()
+                    await s.flush()
+                    row = fresh
+                    stored = True
+        except Exception:
+            # The row stays "running": recovery (or the queue's redelivery) finishes it.
+            log.exception("could not store the result of execution %s", row.id)
+        if stored:
+            await self._announce_done(row)
+
+    async def _announce_done(self, row: Execution) -> None:
+        try:
+            await self.bus.publish(row.id, {"type": "done", "result": execution_json(row)})
+            await self.bus.notify(row.owner, status_notice(row, "done", row.verdict))
+            await self.bus.finished(row.id)
+        except Exception:
+            log.exception("could not announce the end of execution %s", row.id)
+
+
+async def _drain(queue: asyncio.Queue[bytes | None], first: bytes) -> AsyncIterator[bytes]:
+    """Interactive stdin: what came with the request, then chunks until end of input."""
+    if first:
+        yield first
+    while True:
+        chunk = await queue.get()
+        if chunk is None:
+            return
+        yield chunk
