@@ -31,11 +31,11 @@ from .auth import (
     secret_problem,
 )
 from .errors import DependencyDown
+from .events import InProcessEventBus
 from .execution.base import Limits, Sandbox
 from .execution.languages import Language, build_registry
 from .execution.local import LocalSandbox
 from .handlers import all_handlers
-from .events import InProcessEventBus
 from .queue import InProcessQueue
 from .services.executions import LIMIT_FIELDS, ExecutionPolicy, ExecutionService
 from .services.projects import ProjectService, SizeCaps

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections import defaultdict
 from collections.abc import AsyncIterator
 
 from .base import Event, EventBus
+
+
+def _longer(items: list[Event], than: int) -> bool:
+    return len(items) > than
 
 
 class _Channel:
@@ -38,7 +43,7 @@ class InProcessEventBus(EventBus):
         seen = after
         while True:
             async with channel.changed:
-                await channel.changed.wait_for(lambda: len(channel.events) > seen)
+                await channel.changed.wait_for(functools.partial(_longer, channel.events, seen))
                 batch = channel.events[seen:]
             for event in batch:
                 seen = event["seq"]
@@ -72,7 +77,7 @@ class InProcessEventBus(EventBus):
         seen = 0
         while True:
             async with channel.changed:
-                await channel.changed.wait_for(lambda: len(channel.events) > seen)
+                await channel.changed.wait_for(functools.partial(_longer, channel.events, seen))
                 batch = channel.events[seen:]
             seen += len(batch)
             for message in batch:

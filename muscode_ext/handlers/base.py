@@ -13,7 +13,7 @@ from jupyter_server.extension.handler import ExtensionHandlerMixin
 from pydantic import BaseModel, ValidationError
 from tornado import web
 
-from ..auth import BearerIdentityProvider, Caller
+from ..auth import Caller
 from ..errors import BadRequest, Invalid, MuscodeError, Unauthorized, UnsupportedMediaType
 
 if TYPE_CHECKING:
