@@ -35,11 +35,13 @@ import json
 import logging
 import math
 import os
+import platform
 import re
 import secrets
 import shutil
 import signal
 import stat
+import struct
 import subprocess
 import tarfile
 import tempfile
@@ -119,6 +121,79 @@ _PROBE_LIMITS = Limits(
 )
 _STREAMS: tuple[Stream, ...] = ("stdout", "stderr")
 _VERSION_RE = re.compile(r"\d+(?:\.\d+)+[\w.+~-]*")
+
+
+# Syscalls no classroom program needs, denied with EPERM by a seccomp filter: large,
+# often-exploited kernel surface (io_uring, bpf, perf, userfaultfd, keyrings), peeking
+# at other processes (ptrace, process_vm_*), and namespace/mount/module/handle calls
+# that a capability-less user should never reach anyway. x86_64 numbers.
+_SECCOMP_DENY_X86_64 = {
+    "ptrace": 101,
+    "syslog": 103,
+    "pivot_root": 155,
+    "acct": 163,
+    "mount": 165,
+    "umount2": 166,
+    "swapon": 167,
+    "swapoff": 168,
+    "reboot": 169,
+    "init_module": 175,
+    "delete_module": 176,
+    "quotactl": 179,
+    "lookup_dcookie": 212,
+    "kexec_load": 246,
+    "add_key": 248,
+    "request_key": 249,
+    "keyctl": 250,
+    "unshare": 272,
+    "perf_event_open": 298,
+    "name_to_handle_at": 303,
+    "open_by_handle_at": 304,
+    "setns": 308,
+    "process_vm_readv": 310,
+    "process_vm_writev": 311,
+    "finit_module": 313,
+    "kexec_file_load": 320,
+    "bpf": 321,
+    "userfaultfd": 323,
+    "io_uring_setup": 425,
+    "io_uring_enter": 426,
+    "io_uring_register": 427,
+    "open_tree": 428,
+    "move_mount": 429,
+    "fsopen": 430,
+    "fsconfig": 431,
+    "fsmount": 432,
+    "fspick": 433,
+}
+
+
+def seccomp_filter() -> bytes | None:
+    """A classic-BPF seccomp program for bwrap's ``--seccomp``; None off x86_64.
+
+    Any other syscall ABI (i386 ``int 0x80``, x32) kills the process: filters keyed
+    on x86_64 numbers would not apply to it.
+    """
+    if platform.machine() != "x86_64":
+        return None
+    ld_abs, jeq, jge, ret = 0x20, 0x15, 0x35, 0x06
+    allow, kill = 0x7FFF0000, 0x80000000
+    deny = 0x00050000 | errno.EPERM
+    audit_arch_x86_64, x32_bit = 0xC000003E, 0x40000000
+    numbers = sorted(_SECCOMP_DENY_X86_64.values())
+    prog: list[tuple[int, int, int, int]] = [
+        (ld_abs, 0, 0, 4),  # A = seccomp_data.arch
+        (jeq, 1, 0, audit_arch_x86_64),
+        (ret, 0, 0, kill),
+        (ld_abs, 0, 0, 0),  # A = seccomp_data.nr
+    ]
+    deny_at = len(prog) + 1 + len(numbers) + 1  # index of the "deny" return
+    prog.append((jge, deny_at - len(prog) - 1, 0, x32_bit))
+    for number in numbers:
+        prog.append((jeq, deny_at - len(prog) - 1, 0, number))
+    prog.append((ret, 0, 0, allow))
+    prog.append((ret, 0, 0, deny))
+    return b"".join(struct.pack("=HBBI", *insn) for insn in prog)
 
 
 def heap_mb_for(memory_mb: int) -> int:
@@ -826,6 +901,28 @@ class _Execution:
         return out
 
 
+def _data_fd(data: bytes, fds: list[int]) -> str:
+    """A pipe holding ``data`` for bwrap to read (small: fits the pipe buffer)."""
+    read_end, write_end = os.pipe()
+    fds.append(read_end)
+    try:
+        os.write(write_end, data)
+    finally:
+        os.close(write_end)
+    return str(read_end)
+
+
+def _count_processes(uid: int) -> int:
+    count = 0
+    with contextlib.suppress(OSError):
+        for entry in os.scandir("/proc"):
+            if entry.name.isdigit():
+                with contextlib.suppress(OSError):
+                    if entry.stat().st_uid == uid:
+                        count += 1
+    return count
+
+
 def _tail_text(data: bytes, limit: int = 500) -> str:
     return data[-limit:].decode("utf-8", errors="replace").strip() or "no message"
 
@@ -915,6 +1012,7 @@ class LocalSandbox(Sandbox):
         self._cgroups: _CgroupV1 | None = None
         self._versions: dict[tuple[str, tuple[str, ...]], str | None] = {}
         self._bwrap_opts: set[str] = set()
+        self._seccomp = seccomp_filter()
 
     # -- public contract
 
@@ -1270,8 +1368,11 @@ class LocalSandbox(Sandbox):
             address_space = (limits.memory_mb * _AS_FACTOR + _AS_SLACK_MB) * 1024 * 1024
             rlimits.append(f"--as={address_space}:{address_space}")
         if cgroup is None or not cgroup.has_pids:
-            # Counts every process of the uid, so only a fallback.
-            rlimits.append(f"--nproc={limits.processes}:{limits.processes}")
+            # Only a fallback: RLIMIT_NPROC counts every process of the uid on the host,
+            # so allow for those that already exist.
+            uid = SANDBOX_UID if self._is_root else os.getuid()
+            nproc = limits.processes + _count_processes(uid)
+            rlimits.append(f"--nproc={nproc}:{nproc}")
 
         env = {"PATH": SANDBOX_PATH, "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8"}
         env.update(job.language.env)
@@ -1370,13 +1471,11 @@ class LocalSandbox(Sandbox):
             ("/etc/group", _GROUP),
             ("/etc/hosts", _HOSTS),
         ):
-            read_end, write_end = os.pipe()
-            data_fds.append(read_end)
-            os.write(write_end, content.encode())
-            os.close(write_end)
             if "--perms" in self._bwrap_opts:
                 args += ["--perms", "0444"]
-            args += ["--ro-bind-data", str(read_end), dest]
+            args += ["--ro-bind-data", _data_fd(content.encode(), data_fds), dest]
+        if self._seccomp is not None:
+            args += ["--seccomp", _data_fd(self._seccomp, data_fds)]
         args += ["--proc", "/proc", "--dev", "/dev"]
         # These are fresh private tmpfs mounts inside the sandbox's mount namespace.
         args += tmpfs("/dev/shm", max(1, size // 4))  # noqa: S108

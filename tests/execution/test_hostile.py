@@ -661,3 +661,43 @@ def test_unprivileged_user_without_capabilities(runner: Runner) -> None:
     # EPERM, or EINVAL where uid 0 does not even exist in the sandbox's user namespace
     assert report["setuid"] in ("PermissionError", "OSError"), report
     assert report["mount"] == -1
+
+
+SYSCALLS = r"""
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdio.h>
+#include <unistd.h>
+#include <sys/syscall.h>
+int main(void) {
+    struct { const char *name; long nr; } calls[] = {
+        {"bpf", SYS_bpf}, {"keyctl", SYS_keyctl}, {"add_key", SYS_add_key},
+        {"perf_event_open", SYS_perf_event_open}, {"userfaultfd", SYS_userfaultfd},
+        {"io_uring_setup", SYS_io_uring_setup}, {"ptrace", SYS_ptrace},
+        {"unshare", SYS_unshare}, {"mount", SYS_mount}, {"getpid", SYS_getpid},
+    };
+    for (unsigned i = 0; i < sizeof calls / sizeof calls[0]; i++) {
+        errno = 0;
+        long r = syscall(calls[i].nr, 0, 0, 0, 0, 0, 0);
+        printf("%s %ld %d\n", calls[i].name, r, errno);
+    }
+    return 0;
+}
+"""
+
+
+def syscall_results(runner: Runner) -> dict[str, tuple[int, int]]:
+    result = runner.run("c", SYSCALLS)
+    assert result.verdict == "accepted", result
+    return {
+        name: (int(ret), int(err))
+        for name, ret, err in (line.split() for line in result.stdout.splitlines())
+    }
+
+
+def test_kernel_attack_surface_syscalls_are_refused(runner: Runner) -> None:
+    results = syscall_results(runner)
+    # What every hardened backend refuses (Docker's default profile, gVisor, ours).
+    for name in ("bpf", "keyctl", "add_key", "perf_event_open", "userfaultfd", "mount"):
+        assert results[name][0] == -1, (name, results[name])
+    assert results["getpid"][0] > 0

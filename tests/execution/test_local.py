@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 import io
 import os
 import shutil
@@ -222,3 +223,35 @@ def test_an_unreachable_work_root_is_reported(tmp_path: Path) -> None:
 
     problem = asyncio.run(scenario())
     assert problem is not None and "not reachable by the sandbox user" in problem
+
+
+def test_seccomp_filter_denies_with_eperm() -> None:
+    if shutil.which("bwrap") is None:
+        unavailable("bubblewrap", "bwrap is not installed")
+    if local_module.seccomp_filter() is None:
+        pytest.skip("the seccomp filter is written for x86_64")
+    from .test_hostile import SYSCALLS
+
+    job = Job(
+        language=DEFAULT_LANGUAGES["c"],
+        files=(SourceFile("main.c", SYSCALLS.encode()),),
+        main="main.c",
+        compile_limits=Limits(cpu_time_ms=15_000, wall_time_ms=30_000, memory_mb=512),
+    )
+
+    async def scenario() -> str:
+        sandbox = LocalSandbox()
+        try:
+            result = await execute(sandbox, job, limits=Limits())
+            assert result.verdict == "accepted", result
+            return result.stdout
+        finally:
+            await sandbox.stop()
+
+    lines = dict(line.split(" ", 1) for line in asyncio.run(scenario()).splitlines())
+    eperm = f"-1 {errno.EPERM}"
+    for name in ("bpf", "keyctl", "add_key", "perf_event_open", "userfaultfd"):
+        assert lines[name] == eperm, (name, lines[name])
+    for name in ("io_uring_setup", "ptrace", "unshare", "mount"):
+        assert lines[name] == eperm, (name, lines[name])
+    assert int(lines["getpid"].split()[0]) > 0
