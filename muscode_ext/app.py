@@ -18,7 +18,7 @@ from typing import Any
 
 from jupyter_core.application import JupyterApp
 from jupyter_server.extension.application import ExtensionApp
-from traitlets import Bool, Dict, Int, Set, TraitError, Type, Unicode, default, validate
+from traitlets import Bool, Dict, Float, Int, Set, TraitError, Type, Unicode, default, validate
 from traitlets.config import Application
 
 from . import __version__
@@ -31,12 +31,12 @@ from .auth import (
     secret_problem,
 )
 from .errors import DependencyDown
-from .events import InProcessEventBus
+from .events import EventBus, InProcessEventBus
 from .execution.base import Limits, Sandbox
 from .execution.languages import Language, build_registry
 from .execution.local import LocalSandbox
 from .handlers import all_handlers
-from .queue import InProcessQueue
+from .queue import InProcessQueue, Queue
 from .services.executions import LIMIT_FIELDS, ExecutionPolicy, ExecutionService
 from .services.projects import ProjectService, SizeCaps
 from .store import Database, SchemaMismatch, ensure_schema
@@ -228,7 +228,28 @@ class MuscodeApp(ExtensionApp):
 
     workers = Int(
         2,
-        help="Runs executed at the same time by this server's in-process queue.",
+        help="""Runs executed at the same time by one process: the server with the
+        in-process queue, or each `muscode-worker` with Redis.""",
+    ).tag(config=True)
+
+    redis_url = Unicode(
+        help="""Redis URL (redis://host:6379/0) for the run queue and the event bus
+        ($MUSCODE_REDIS_URL). Empty: the in-process queue and bus of an embedded server.
+        With Redis, runs are executed by `muscode-worker` processes, not by the server.""",
+    ).tag(config=True)
+
+    @default("redis_url")
+    def _default_redis_url(self) -> str:
+        return os.environ.get("MUSCODE_REDIS_URL", "")
+
+    redis_prefix = Unicode(
+        "muscode", help="Prefix of every Redis key MUSCode uses (to share a Redis server)."
+    ).tag(config=True)
+
+    redis_claim_after = Float(
+        30.0,
+        help="""Seconds after which a job whose worker stopped sending heartbeats (it was
+        killed) is handed to another worker. Workers renew their claim every third of it.""",
     ).tag(config=True)
 
     run_limits = Dict(
@@ -303,21 +324,8 @@ class MuscodeApp(ExtensionApp):
                     "string of at least 32 characters, e.g. from `openssl rand -hex 32`, or "
                     "turn bearer tokens off with --MuscodeApp.allow_bearer_tokens=False."
                 )
-        try:
-            self.language_registry: dict[str, Language] = build_registry(self.languages)
-        except ValueError as e:
-            raise StartupError(f"MuscodeApp.languages: {e}") from None
-        is_sqlite = self.db_url.startswith("sqlite")
-        try:
-            done = ensure_schema(self.db_url, auto_upgrade=is_sqlite or self.upgrade_db)
-        except SchemaMismatch as e:
-            raise StartupError(str(e)) from None
-        except ValueError as e:
-            raise StartupError(f"MuscodeApp.db_url: {e}") from None
-        except Exception as e:
-            raise StartupError(f"cannot open the MUSCode database: {e}") from e
-        self.log.info("MUSCode database schema: %s", done)
-        self.db = Database(self.db_url)
+        self.language_registry = self.make_language_registry()
+        self.db = self.open_database()
         self.tokens = TokenAuthority(self.jwt_secret) if self.allow_bearer_tokens else None
         self.authenticator = Authenticator(
             self.db,
@@ -331,30 +339,77 @@ class MuscodeApp(ExtensionApp):
             lambda: self.language_registry.keys(),
         )
         self._identity: BearerIdentityProvider | None = None
-        self.sandbox = self._make_sandbox()
+        self.sandbox = self.make_sandbox()
+        self.executions = ExecutionService(
+            self.db,
+            self.sandbox,
+            self.language_registry,
+            self.execution_policy(),
+            self.make_queue(consume=not self.redis_url),
+            self.make_event_bus(),
+            self.projects,
+        )
+
+    # -- parts, shared with `muscode-worker` -------------------------------------------
+
+    def make_language_registry(self) -> dict[str, Language]:
+        try:
+            return build_registry(self.languages)
+        except ValueError as e:
+            raise StartupError(f"MuscodeApp.languages: {e}") from None
+
+    def open_database(self) -> Database:
+        """Check (and where allowed, create or upgrade) the schema, then connect."""
+        is_sqlite = self.db_url.startswith("sqlite")
+        try:
+            done = ensure_schema(self.db_url, auto_upgrade=is_sqlite or self.upgrade_db)
+        except SchemaMismatch as e:
+            raise StartupError(str(e)) from None
+        except ValueError as e:
+            raise StartupError(f"MuscodeApp.db_url: {e}") from None
+        except Exception as e:
+            raise StartupError(f"cannot open the MUSCode database: {e}") from e
+        self.log.info("MUSCode database schema: %s", done)
+        return Database(self.db_url)
+
+    def execution_policy(self) -> ExecutionPolicy:
         run_limits = Limits(**self.run_limits)
         max_limits = Limits(**self.max_run_limits)
         for name in LIMIT_FIELDS:
             if getattr(run_limits, name) > getattr(max_limits, name):
                 raise StartupError(f"MuscodeApp.run_limits.{name} is above max_run_limits")
-        self.executions = ExecutionService(
-            self.db,
-            self.sandbox,
-            self.language_registry,
-            ExecutionPolicy(
-                run_limits=run_limits,
-                max_limits=max_limits,
-                compile_limits=Limits(**self.compile_limits),
-                max_source_size=self.max_source_size,
-                max_stdin_size=self.max_stdin_size,
-                max_tests=self.max_tests,
-            ),
-            InProcessQueue(self.workers),
-            InProcessEventBus(),
-            self.projects,
+        return ExecutionPolicy(
+            run_limits=run_limits,
+            max_limits=max_limits,
+            compile_limits=Limits(**self.compile_limits),
+            max_source_size=self.max_source_size,
+            max_stdin_size=self.max_stdin_size,
+            max_tests=self.max_tests,
         )
 
-    def _make_sandbox(self) -> Sandbox:
+    def make_queue(self, *, consume: bool) -> Queue:
+        r"""The in-process queue, or with ``redis_url`` the Redis one (``consume``: this
+        process runs jobs; the server does not, its ``muscode-worker``\s do)."""
+        if not self.redis_url:
+            return InProcessQueue(self.workers)
+        from .queue.redis import RedisQueue
+
+        return RedisQueue(
+            self.redis_url,
+            concurrency=self.workers,
+            consume=consume,
+            claim_after=self.redis_claim_after,
+            prefix=self.redis_prefix,
+        )
+
+    def make_event_bus(self) -> EventBus:
+        if not self.redis_url:
+            return InProcessEventBus()
+        from .events.redis import RedisEventBus
+
+        return RedisEventBus(self.redis_url, prefix=self.redis_prefix)
+
+    def make_sandbox(self) -> Sandbox:
         cls: Any = self.sandbox_class
         if issubclass(cls, LocalSandbox):
             return cls(allow_unsafe=self.allow_unsafe_sandbox)

@@ -5,10 +5,18 @@
 from __future__ import annotations
 
 import abc
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
+from typing import Protocol
 
-#: Called with one execution id; must not raise (it records failures itself).
-JobHandler = Callable[[str], Awaitable[None]]
+
+class JobHandler(Protocol):
+    """Called with one execution id; must not raise (it records failures itself).
+
+    ``redelivered`` is true when the queue hands out a job again because the worker
+    that had it stopped (was killed) before finishing it.
+    """
+
+    def __call__(self, execution_id: str, *, redelivered: bool = False) -> Awaitable[None]: ...
 
 
 class Queue(abc.ABC):
