@@ -38,6 +38,7 @@ import os
 import platform
 import re
 import secrets
+import shlex
 import shutil
 import signal
 import stat
@@ -93,8 +94,14 @@ _PASSWD = (
 _GROUP = f"root:x:0:\nnogroup:x:{SANDBOX_GID}:\n"
 _HOSTS = "127.0.0.1\tlocalhost\n::1\tlocalhost\n"
 
-# The cgroup join step, run by ``sh`` as the server's user before the uid is dropped.
-_JOIN_SCRIPT = 'while [ "$1" != -- ]; do echo $$ > "$1" || exit 125; shift; done; shift; exec "$@"'
+# A launcher: ``sh``, as the server's user, joins the run's cgroups (named in its
+# arguments), then waits for one line on stdin naming a host-written script that
+# ``exec``\s the run (rlimits, uid drop, bwrap, the command). Everything after that line
+# on stdin is the program's. EOF instead of a line (the server went away): just exit.
+_LAUNCH_SCRIPT = (
+    'while [ "$1" != -- ]; do echo $$ > "$1" || exit 125; shift; done; '
+    'IFS= read -r script || exit 0; . "$script"'
+)
 # The compile step inside the sandbox: compiler messages go to stderr, and after a
 # successful compile the work dir goes to stdout as a tar archive.
 _COMPILE_SCRIPT = '"$@" >&2 && exec tar -C ' + BOX + " -cf - ."
@@ -311,15 +318,15 @@ class _CgroupV1:
                 continue
             if pid == os.getpid() or Path(f"/proc/{pid}").exists():
                 continue
-            for child in entry.glob("run-*"):
+            for child in [*entry.glob("run-*"), *entry.glob("idle-*")]:
                 with contextlib.suppress(OSError):
                     child.rmdir()
             with contextlib.suppress(OSError):
                 entry.rmdir()
 
-    def new_run(self) -> _RunCgroup:
+    def new_run(self, prefix: str = "run") -> _RunCgroup:
         self._counter += 1
-        name = f"run-{self._counter}-{secrets.token_hex(3)}"
+        name = f"{prefix}-{self._counter}-{secrets.token_hex(3)}"
         dirs: dict[str, Path] = {}
         try:
             for ctrl, parent in self.parents.items():
@@ -333,7 +340,7 @@ class _CgroupV1:
 
     def remove(self) -> None:
         for parent in self.parents.values():
-            for child in parent.glob("run-*"):
+            for child in [*parent.glob("run-*"), *parent.glob("idle-*")]:
                 with contextlib.suppress(OSError):
                     child.rmdir()
             with contextlib.suppress(OSError):
@@ -372,6 +379,17 @@ class _RunCgroup:
     @property
     def has_cpu(self) -> bool:
         return "cpuacct" in self.dirs
+
+    def activate(self) -> None:
+        """An idle launcher's cgroup becomes a run's: new name, counters from zero."""
+        for ctrl, path in list(self.dirs.items()):
+            if path.name.startswith("idle-"):
+                target = path.with_name("run-" + path.name[len("idle-") :])
+                path.rename(target)
+                self.dirs[ctrl] = target
+        # What the parked shell used before the run is not the program's.
+        self._write("cpuacct", "cpuacct.usage", "0")
+        self._write("memory", "memory.max_usage_in_bytes", "0")
 
     def set_limits(self, memory_mb: int, processes: int) -> None:
         limit = str(memory_mb * 1024 * 1024)
@@ -475,20 +493,60 @@ class _Caps:
 
 
 @dataclass
-class _Spec:
-    """Everything needed to start one sandboxed process."""
+class _Launcher:
+    """A parked ``sh`` (see ``_LAUNCH_SCRIPT``) with the pipes of the run it will start.
 
-    argv: list[str]
-    env: dict[str, str]
-    cwd: str | None
+    Parking it ahead of time takes the cgroup join off a run's critical path: on cgroup
+    v1 the first migration after a pause waits for an RCU grace period (~10 ms here).
+    """
+
+    proc: subprocess.Popen[bytes]
+    cgroup: _RunCgroup | None
+    stdin_w: int
+    stdout_r: int
+    stderr_r: int
+    status_r: int | None  # read end of bwrap's --json-status-fd pipe
+    #: fd numbers the launcher holds for bwrap: "status", "passwd", "group", ...
+    child_fds: dict[str, int] = field(default_factory=dict)
+
+    def close_stdio(self) -> None:
+        for fd in (self.stdin_w, self.stdout_r, self.stderr_r):
+            if fd >= 0:
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+        self.stdin_w = self.stdout_r = self.stderr_r = -1
+
+    def close_fds(self) -> None:
+        self.close_stdio()
+        if self.status_r is not None:
+            with contextlib.suppress(OSError):
+                os.close(self.status_r)
+            self.status_r = None
+
+    def discard(self) -> None:
+        """Kill an unused launcher and release everything it holds."""
+        if self.proc.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                self.proc.kill()
+            with contextlib.suppress(ChildProcessError):
+                self.proc.wait()  # SIGKILLed while parked in read(): immediate
+        self.close_fds()
+        if self.cgroup is not None:
+            self.cgroup.remove()
+
+
+@dataclass
+class _Spec:
+    """Everything needed to start one sandboxed process from a launcher."""
+
+    launcher: _Launcher
+    script: str  # the exec line the launcher sources
+    script_path: Path
     limits: Limits
     caps: _Caps
     cgroup: _RunCgroup | None
-    pass_fds: tuple[int, ...] = ()
-    status_fd: int | None = None  # read end of bwrap's --json-status-fd pipe
     cpu_hard_s: int | None = None
     uses_bwrap: bool = True
-    close_after_spawn: list[int] = field(default_factory=list)
 
 
 class _Execution:
@@ -560,45 +618,29 @@ class _Execution:
         return self._outcome()
 
     def _close_status(self) -> None:
-        if self.spec.status_fd is not None:
-            os.close(self.spec.status_fd)
-            self.spec.status_fd = None
+        launcher = self.spec.launcher
+        if launcher.status_r is not None:
+            os.close(launcher.status_r)
+            launcher.status_r = None
 
     def _spawn(self) -> None:
         spec = self.spec
-        stdin_r, stdin_w = os.pipe()
-        out_r, out_w = os.pipe()
-        err_r, err_w = os.pipe()
-        child_ends = [stdin_r, out_w, err_w]
-        try:
-            self.t0 = time.monotonic()
-            self.proc = subprocess.Popen(
-                spec.argv,
-                stdin=stdin_r,
-                stdout=out_w,
-                stderr=err_w,
-                pass_fds=spec.pass_fds,
-                env=spec.env,
-                cwd=spec.cwd,
-                close_fds=True,
-                start_new_session=True,
-            )
-        except BaseException:
-            for fd in (stdin_w, out_r, err_r):
-                os.close(fd)
-            raise
-        finally:
-            for fd in child_ends + spec.close_after_spawn:
-                os.close(fd)
-            spec.close_after_spawn.clear()
+        launcher = spec.launcher
+        self.proc = launcher.proc
+        spec.script_path.write_text(spec.script)
+        self.t0 = time.monotonic()
+        # The launcher's fds now belong to this run (closed by _finish / _close_status).
+        self.fds = {"stdout": launcher.stdout_r, "stderr": launcher.stderr_r}
+        self.stdin_fd = launcher.stdin_w
+        launcher.stdout_r = launcher.stderr_r = launcher.stdin_w = -1
+        # One line: the script to source. The pipe is empty and far larger than it.
+        os.write(self.stdin_fd, os.fsencode(str(spec.script_path)) + b"\n")
         self.pidfd = os.pidfd_open(self.proc.pid)
         self.loop.add_reader(self.pidfd, self._on_exit)
-        self.fds = {"stdout": out_r, "stderr": err_r}
         for stream, fd in self.fds.items():
             os.set_blocking(fd, False)
             self.loop.add_reader(fd, self._on_readable, stream)
-        os.set_blocking(stdin_w, False)
-        self.stdin_fd = stdin_w
+        os.set_blocking(self.stdin_fd, False)
         self.tasks.append(asyncio.create_task(self._feed_stdin()))
         if self.on_output is not None:
             self.queue = asyncio.Queue()
@@ -630,8 +672,9 @@ class _Execution:
         if self.timer is not None:
             self.timer.cancel()
         if not self.reaped and self.proc is not None:
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self.exited.wait(), timeout=10)
+            if self.pidfd is not None:
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(self.exited.wait(), timeout=10)
             if not self.reaped:
                 # Should not happen: SIGKILL cannot be ignored. Reap in a thread so the
                 # zombie does not outlive us.
@@ -654,9 +697,7 @@ class _Execution:
             self.queue.put_nowait(None)
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self.dispatcher
-        for fd in self.spec.close_after_spawn:
-            os.close(fd)
-        self.spec.close_after_spawn.clear()
+        self.spec.launcher.close_stdio()  # whatever was never handed over
         if self.kill_task is not None:
             with contextlib.suppress(Exception):
                 await self.kill_task
@@ -815,8 +856,9 @@ class _Execution:
 
     def _bwrap_status(self) -> tuple[bool, int | None]:
         """(did bwrap start the program, the exit code bwrap reported)."""
-        fd = self.spec.status_fd
-        if fd is None:
+        fd = self.spec.launcher.status_r
+        if fd is None or not self.spec.uses_bwrap:
+            self._close_status()
             return True, None
         chunks = []
         with contextlib.suppress(OSError):
@@ -829,8 +871,7 @@ class _Execution:
                 if not data:
                     break
                 chunks.append(data)
-        os.close(fd)
-        self.spec.status_fd = None
+        self._close_status()
         started, code = False, None
         for raw in b"".join(chunks).decode(errors="replace").splitlines():
             with contextlib.suppress(ValueError):
@@ -978,6 +1019,9 @@ class LocalSandbox(Sandbox):
     ``extra_ro_binds``
         host paths shown read-only inside the sandbox at the same place, for runtimes
         installed outside ``/usr`` (e.g. ``/opt/jdk``).
+    ``prestart``
+        launchers kept parked in fresh cgroups, ready for the next runs (0: none);
+        each is an idle ``sh``.
     """
 
     name = "local"
@@ -990,11 +1034,14 @@ class LocalSandbox(Sandbox):
         work_dir_mb: int = 64,
         open_files: int = 256,
         extra_ro_binds: Sequence[str] = (),
+        prestart: int = 2,
     ) -> None:
         self.allow_unsafe = allow_unsafe
         self.work_dir_mb = work_dir_mb
         self.open_files = open_files
         self.extra_ro_binds = tuple(extra_ro_binds)
+        self.prestart = prestart
+        self._pool: list[_Launcher] = []
         self._work_root_arg = work_root
         self._work_root: Path | None = None
         self._own_work_root = False
@@ -1033,6 +1080,7 @@ class LocalSandbox(Sandbox):
         await self._ensure_init()
 
     async def stop(self) -> None:
+        await asyncio.to_thread(self._discard_pool)
         loop = asyncio.get_running_loop()
         pending = [t for t in self._background if t.get_loop() is loop and not t.done()]
         if pending:
@@ -1327,17 +1375,123 @@ class LocalSandbox(Sandbox):
         stdin: StdinSource,
         on_output: OutputCallback | None,
     ) -> RunOutcome:
-        cgroup: _RunCgroup | None = None
-        if self._cgroups is not None:
-            cgroup = self._cgroups.new_run()
+        launcher = self._take_launcher()
+        cgroup = launcher.cgroup
+        script_path = job_dir / f".launch-{secrets.token_hex(4)}"
         try:
             if cgroup is not None:
+                cgroup.activate()
                 cgroup.set_limits(limits.memory_mb, limits.processes)
-            spec = self._build_spec(command, job, job_dir, limits, caps, cgroup)
+            spec = self._build_spec(command, job, job_dir, limits, caps, launcher, script_path)
             return await _Execution(spec, stdin, on_output, self._background).run()
         finally:
+            if launcher.proc.returncode is None:
+                # Never started (an error before the hand-over): no one else will reap it.
+                launcher.discard()
+            launcher.close_fds()
+            with contextlib.suppress(OSError):
+                script_path.unlink()
             if cgroup is not None and not cgroup.remove():
                 self._remove_cgroup_later(cgroup)
+
+    # -- launchers
+
+    def _take_launcher(self) -> _Launcher:
+        """A parked launcher for the next run (spawned now if none is ready)."""
+        launcher: _Launcher | None = None
+        while self._pool:
+            candidate = self._pool.pop(0)
+            if candidate.proc.poll() is None:
+                launcher = candidate
+                break
+            candidate.discard()
+        if launcher is None:
+            launcher = self._spawn_launcher()
+        self._refill_pool()
+        return launcher
+
+    def _refill_pool(self) -> None:
+        # Only a cgroup join is worth doing ahead of time; without cgroups a launcher
+        # is just a shell, started when needed.
+        if self._cgroups is None:
+            return
+        while len(self._pool) < self.prestart:
+            try:
+                self._pool.append(self._spawn_launcher(prefix="idle"))
+            except OSError:
+                log.exception("could not pre-start a sandbox launcher")
+                return
+
+    def _discard_pool(self) -> None:
+        while self._pool:
+            self._pool.pop().discard()
+
+    def idle_cgroups(self) -> set[str]:
+        """Names of the cgroups of launchers parked for future runs."""
+        return {
+            path.name
+            for launcher in self._pool
+            if launcher.cgroup is not None
+            for path in launcher.cgroup.dirs.values()
+        }
+
+    def _spawn_launcher(self, prefix: str = "run") -> _Launcher:
+        cgroup = self._cgroups.new_run(prefix) if self._cgroups is not None else None
+        parent_ends: list[int] = []
+        child_ends: list[int] = []
+        child_fds: dict[str, int] = {}
+        status_r: int | None = None
+        try:
+            stdin_r, stdin_w = os.pipe()
+            out_r, out_w = os.pipe()
+            err_r, err_w = os.pipe()
+            parent_ends += [stdin_w, out_r, err_r]
+            child_ends += [stdin_r, out_w, err_w]
+            if self._mode == "bwrap":
+                status_r, status_w = os.pipe()
+                parent_ends.append(status_r)
+                child_ends.append(status_w)
+                child_fds["status"] = status_w
+                for name, content in (
+                    ("passwd", _PASSWD.encode()),
+                    ("group", _GROUP.encode()),
+                    ("hosts", _HOSTS.encode()),
+                    ("seccomp", self._seccomp),
+                ):
+                    if content is not None:
+                        child_fds[name] = int(_data_fd(content, child_ends))
+            joins = cgroup.procs_files() if cgroup is not None else []
+            proc = subprocess.Popen(
+                [self._sh, "-c", _LAUNCH_SCRIPT, "muscode-launch", *joins, "--"],
+                stdin=stdin_r,
+                stdout=out_w,
+                stderr=err_w,
+                pass_fds=tuple(child_fds.values()),
+                env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin"},
+                # bwrap's pid 1 stays visible to the program: keep host paths out of its
+                # environment (the shell exports PWD).
+                cwd="/",
+                close_fds=True,
+                start_new_session=True,
+            )
+        except BaseException:
+            for fd in parent_ends:
+                os.close(fd)
+            if cgroup is not None:
+                cgroup.remove()
+            raise
+        finally:
+            for fd in child_ends:
+                os.close(fd)
+        return _Launcher(
+            proc=proc,
+            cgroup=cgroup,
+            stdin_w=stdin_w,
+            stdout_r=out_r,
+            stderr_r=err_r,
+            status_r=status_r,
+            child_fds=child_fds,
+        )
 
     def _build_spec(
         self,
@@ -1346,9 +1500,11 @@ class LocalSandbox(Sandbox):
         job_dir: Path,
         limits: Limits,
         caps: _Caps,
-        cgroup: _RunCgroup | None,
+        launcher: _Launcher,
+        script_path: Path,
     ) -> _Spec:
         assert self._prlimit is not None
+        cgroup = launcher.cgroup
         cpu_soft = max(1, math.ceil(limits.cpu_time_ms / 1000))
         if cgroup is not None and cgroup.has_cpu:
             # The cgroup watchdog enforces the exact total; the rlimit is the backstop
@@ -1376,10 +1532,7 @@ class LocalSandbox(Sandbox):
 
         env = {"PATH": SANDBOX_PATH, "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8"}
         env.update(job.language.env)
-        argv: list[str] = []
-        if cgroup is not None:
-            argv += [self._sh, "-c", _JOIN_SCRIPT, "muscode-join", *cgroup.procs_files(), "--"]
-        argv += [self._prlimit, *rlimits, "--"]
+        argv: list[str] = [self._prlimit, *rlimits, "--"]
         if self._is_root:
             assert self._setpriv is not None
             argv += [
@@ -1392,49 +1545,32 @@ class LocalSandbox(Sandbox):
                 "--no-new-privs",
                 "--",
             ]
-        if self._mode != "bwrap":
+        if self._mode == "bwrap":
+            assert self._bwrap is not None
+            # Paths inside the sandbox's own private tmpfs, not the host's /tmp.
+            env.update({"HOME": "/tmp", "TMPDIR": "/tmp"})  # noqa: S108
+            bwrap_args = self._bwrap_args(job_dir, env, launcher.child_fds)
+            argv += [self._bwrap, *bwrap_args, "--", *command]
+            prelude = ""
+        else:
+            # Unsafe mode: no bwrap to clear the environment and change directory.
             box = job_dir / "box"
             env.update({"HOME": str(box), "TMPDIR": str(box)})
-            return _Spec(
-                argv=argv + command,
-                env=env,
-                cwd=str(box),
-                limits=limits,
-                caps=caps,
-                cgroup=cgroup,
-                cpu_hard_s=cpu_hard,
-                uses_bwrap=False,
-            )
-
-        assert self._bwrap is not None
-        # Paths inside the sandbox's own private tmpfs, not the host's /tmp.
-        env.update({"HOME": "/tmp", "TMPDIR": "/tmp"})  # noqa: S108
-        status_r, status_w = os.pipe()
-        data_fds: list[int] = []
-        try:
-            bwrap_args = self._bwrap_args(job_dir, env, status_w, data_fds)
-        except BaseException:
-            for fd in (status_r, status_w, *data_fds):
-                os.close(fd)
-            raise
+            argv = ["env", "-i", *(f"{k}={v}" for k, v in env.items()), *argv, *command]
+            prelude = f"cd {shlex.quote(str(box))} || exit 125\n"
+        script = prelude + "exec " + " ".join(shlex.quote(arg) for arg in argv) + "\n"
         return _Spec(
-            argv=[*argv, self._bwrap, *bwrap_args, "--", *command],
-            env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin"},
-            # bwrap's pid 1 stays visible to the program: keep host paths out of its
-            # environment (the shell exports PWD).
-            cwd="/",
+            launcher=launcher,
+            script=script,
+            script_path=script_path,
             limits=limits,
             caps=caps,
             cgroup=cgroup,
-            pass_fds=(status_w, *data_fds),
-            status_fd=status_r,
             cpu_hard_s=cpu_hard,
-            close_after_spawn=[status_w, *data_fds],
+            uses_bwrap=self._mode == "bwrap",
         )
 
-    def _bwrap_args(
-        self, job_dir: Path, env: dict[str, str], status_w: int, data_fds: list[int]
-    ) -> list[str]:
+    def _bwrap_args(self, job_dir: Path, env: dict[str, str], fds: dict[str, int]) -> list[str]:
         size = self.work_dir_mb * 1024 * 1024
         sized = "--size" in self._bwrap_opts
 
@@ -1466,16 +1602,12 @@ class LocalSandbox(Sandbox):
             etc.extend(sorted(glob.glob(pattern)))
         for path in etc + list(self.extra_ro_binds):
             args += ["--ro-bind-try", path, path]
-        for dest, content in (
-            ("/etc/passwd", _PASSWD),
-            ("/etc/group", _GROUP),
-            ("/etc/hosts", _HOSTS),
-        ):
+        for name in ("passwd", "group", "hosts"):
             if "--perms" in self._bwrap_opts:
                 args += ["--perms", "0444"]
-            args += ["--ro-bind-data", _data_fd(content.encode(), data_fds), dest]
-        if self._seccomp is not None:
-            args += ["--seccomp", _data_fd(self._seccomp, data_fds)]
+            args += ["--ro-bind-data", str(fds[name]), f"/etc/{name}"]
+        if "seccomp" in fds:
+            args += ["--seccomp", str(fds["seccomp"])]
         args += ["--proc", "/proc", "--dev", "/dev"]
         # These are fresh private tmpfs mounts inside the sandbox's mount namespace.
         args += tmpfs("/dev/shm", max(1, size // 4))  # noqa: S108
@@ -1492,7 +1624,7 @@ class LocalSandbox(Sandbox):
         args.append("--clearenv")
         for key, value in env.items():
             args += ["--setenv", key, value]
-        args += ["--chdir", BOX, "--json-status-fd", str(status_w)]
+        args += ["--chdir", BOX, "--json-status-fd", str(fds["status"])]
         return args
 
 

@@ -249,11 +249,18 @@ def _local_leftovers(sandbox: LocalSandbox, before: set[int]) -> list[str]:
     cgroups = sandbox._cgroups  # the test looks inside on purpose
     tokens: list[str] = []
     if cgroups is not None:
+        idle = sandbox.idle_cgroups()
         for parent in cgroups.parents.values():
             tokens.append(parent.name)
             runs = sorted(p.name for p in parent.glob("run-*"))
             if runs:
                 problems.append(f"run cgroups left in {parent}: {runs}")
+            # Launchers parked for the next runs are expected; nothing else.
+            extra = sorted(p.name for p in parent.glob("idle-*") if p.name not in idle)
+            if extra:
+                problems.append(f"idle cgroups of no launcher in {parent}: {extra}")
+            if len(idle) > sandbox.prestart:
+                problems.append(f"more parked launchers than prestart: {sorted(idle)}")
     for pid, membership in _uid_processes(SANDBOX_UID).items():
         if any(token in membership for token in tokens):
             problems.append(f"process {pid} is still running in the sandbox's cgroups")

@@ -255,3 +255,26 @@ def test_seccomp_filter_denies_with_eperm() -> None:
     for name in ("io_uring_setup", "ptrace", "unshare", "mount"):
         assert lines[name] == eperm, (name, lines[name])
     assert int(lines["getpid"].split()[0]) > 0
+
+
+def test_stop_removes_parked_launchers_and_cgroups() -> None:
+    if shutil.which("bwrap") is None:
+        unavailable("bubblewrap", "bwrap is not installed")
+
+    async def scenario() -> tuple[list[int], list[Path]]:
+        sandbox = LocalSandbox(prestart=2)
+        await sandbox.start()
+        result = await execute(sandbox, PY_JOB, limits=Limits())
+        assert result.verdict == "accepted", result
+        pids = [launcher.proc.pid for launcher in sandbox._pool]
+        parents = list(sandbox._cgroups.parents.values()) if sandbox._cgroups else []
+        if sandbox.cgroups_enabled:
+            assert len(pids) == 2  # parked, ready for the next runs
+        await sandbox.stop()
+        return pids, parents
+
+    pids, parents = asyncio.run(scenario())
+    for pid in pids:
+        assert not Path(f"/proc/{pid}").exists(), f"launcher {pid} survived stop()"
+    for parent in parents:
+        assert not parent.exists(), f"{parent} survived stop()"
