@@ -2,18 +2,22 @@
 
 How one run is started (every step ``exec``\\s the next, so it is one process id)::
 
-    sh -c 'join the run cgroups'     (as the server's user; only when cgroups are usable)
+    sh (a launcher)                  joins the run's cgroups, then waits for one line on
+                                     stdin: the path of a host-written exec script
     -> prlimit --cpu --fsize --nofile --core [--as] [--nproc]
     -> setpriv --reuid=65534 ...     (only when the server runs as root)
-    -> bwrap --unshare-all ...       (fresh namespaces, read-only system, tmpfs work dir)
+    -> bwrap --unshare-all ...       (fresh namespaces, read-only system, tmpfs work dir,
+                                     seccomp filter)
     -> the language's command
 
 Why this shape:
 
 - The uid is dropped *before* bwrap: bwrap started by root with ``--uid`` maps the
   sandbox user to root outside the namespace.
-- Processes are put into their cgroups by the wrapper itself, before anything runs, so
-  no child can be forked outside them (cgroup v1 has no ``CLONE_INTO_CGROUP``).
+- Processes are put into their cgroups by the launcher itself, before anything runs,
+  so no child can be forked outside them (cgroup v1 has no ``CLONE_INTO_CGROUP``).
+  A few launchers are started ahead of time: on cgroup v1 the first migration after a
+  pause waits for an RCU grace period (10-15 ms here), the largest cost of a run.
 - bwrap runs the program under a pid-1 init in a new pid namespace with
   ``--die-with-parent``: when the program exits, or when we SIGKILL bwrap, the kernel
   kills everything left in that namespace (daemons, ``setsid`` children, stopped
@@ -30,6 +34,7 @@ import asyncio
 import contextlib
 import errno
 import glob
+import inspect
 import io
 import json
 import logging
@@ -127,6 +132,7 @@ _PROBE_LIMITS = Limits(
     cpu_time_ms=10_000, wall_time_ms=20_000, memory_mb=512, processes=64, output_kb=64
 )
 _STREAMS: tuple[Stream, ...] = ("stdout", "stderr")
+_CPUS = max(1, len(os.sched_getaffinity(0)))
 _VERSION_RE = re.compile(r"\d+(?:\.\d+)+[\w.+~-]*")
 
 
@@ -627,7 +633,6 @@ class _Execution:
         spec = self.spec
         launcher = spec.launcher
         self.proc = launcher.proc
-        spec.script_path.write_text(spec.script)
         self.t0 = time.monotonic()
         # The launcher's fds now belong to this run (closed by _finish / _close_status).
         self.fds = {"stdout": launcher.stdout_r, "stderr": launcher.stderr_r}
@@ -654,7 +659,8 @@ class _Execution:
         # The program is gone; anything it left behind dies with its pid namespace or is
         # killed through the cgroup, which closes the last write ends of the pipes.
         if self.spec.cgroup is not None:
-            await self.spec.cgroup.kill_all()
+            if self.spec.cgroup.pids():
+                await self.spec.cgroup.kill_all()
         elif not self.spec.uses_bwrap and self.proc is not None:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(self.proc.pid, signal.SIGKILL)
@@ -816,7 +822,7 @@ class _Execution:
                 continue
             try:
                 result = self.on_output(*item)
-                if asyncio.iscoroutine(result) or isinstance(result, asyncio.Future):
+                if inspect.isawaitable(result):
                     await result
             except Exception:
                 log.exception("on_output callback failed; no more output is sent to it")
@@ -831,8 +837,9 @@ class _Execution:
             if used > limit_ns:
                 self._kill("cpu_time")
                 return
-            # On 2 cores the tree burns at most 2 ns of CPU per ns: sleep half the rest.
-            wait = (limit_ns - used) / 2e9
+            # The tree burns at most one ns of CPU per ns per core: poll before it can
+            # have used what is left.
+            wait = (limit_ns - used) / (_CPUS * 1e9)
             await asyncio.sleep(min(_CPU_POLL_MAX_S, max(_CPU_POLL_MIN_S, wait)))
 
     def _kill(self, reason: LimitHit | None) -> None:
@@ -1197,6 +1204,8 @@ class LocalSandbox(Sandbox):
                     "on" if cgroups is not None else "off",
                 )
                 return
+        # Launchers started for the bwrap probe carry bwrap's fds; start afresh.
+        await asyncio.to_thread(self._discard_pool)
         if self.allow_unsafe:
             self._mode = "unsafe"
             self._problem = None
@@ -1383,6 +1392,7 @@ class LocalSandbox(Sandbox):
                 cgroup.activate()
                 cgroup.set_limits(limits.memory_mb, limits.processes)
             spec = self._build_spec(command, job, job_dir, limits, caps, launcher, script_path)
+            await asyncio.to_thread(script_path.write_text, spec.script)
             return await _Execution(spec, stdin, on_output, self._background).run()
         finally:
             if launcher.proc.returncode is None:
