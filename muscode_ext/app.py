@@ -21,7 +21,7 @@ from jupyter_server.extension.application import ExtensionApp
 from traitlets import Bool, Dict, Float, Int, Set, TraitError, Type, Unicode, default, validate
 from traitlets.config import Application
 
-from . import __version__
+from . import __version__, metrics
 from .auth import (
     Authenticator,
     BearerIdentityProvider,
@@ -37,8 +37,10 @@ from .execution.languages import Language, build_registry
 from .execution.local import LocalSandbox
 from .handlers import all_handlers
 from .queue import InProcessQueue, Queue
+from .services.callbacks import CallbackPolicy, CallbackSender, normalise_hosts
 from .services.executions import LIMIT_FIELDS, ExecutionPolicy, ExecutionService
 from .services.projects import ProjectService, SizeCaps
+from .services.ratelimit import RunLimiter, RunLimits, parse_rate
 from .store import Database, SchemaMismatch, ensure_schema
 from .store import upgrade as upgrade_schema
 from .store.db import schema_state
@@ -222,6 +224,11 @@ class MuscodeApp(ExtensionApp):
         help="Runner image of the Docker sandbox; empty uses each language's `image`.",
     ).tag(config=True)
 
+    docker_url = Unicode(
+        help="Docker Engine API URL (unix:///var/run/docker.sock); default: $DOCKER_HOST or "
+        "the local socket.",
+    ).tag(config=True)
+
     docker_pool_size = Int(
         2, help="Pre-created containers the Docker sandbox keeps ready per image (0: none)."
     ).tag(config=True)
@@ -313,6 +320,51 @@ class MuscodeApp(ExtensionApp):
 
     max_tests = Int(100, help="Most tests one execution may carry.").tag(config=True)
 
+    run_rate_limit = Unicode(
+        "30/minute",
+        help="""Runs one user may start, as a rate ('30/minute', '5 per second'). Over it:
+        429 with Retry-After.""",
+    ).tag(config=True)
+
+    grader_rate_limit = Unicode(
+        "1200/minute",
+        help="Runs a bearer token with the `grade` scope may start (its own, higher rate).",
+    ).tag(config=True)
+
+    max_active_runs = Int(
+        4,
+        help="""Runs one user may have queued or running at once (0: no cap). Admins and
+        grader tokens are exempt; they are held back by the rate and the queue depth.""",
+    ).tag(config=True)
+
+    max_queue_depth = Int(
+        2000,
+        help="Runs that may wait in the queue; past it, new runs get 503 (0: no cap).",
+    ).tag(config=True)
+
+    callback_secret = Unicode(
+        help="""Key that signs result callbacks (X-MUSCode-Signature: sha256=HMAC of the
+        body), from $MUSCODE_CALLBACK_SECRET. Empty: runs with a callback_url are refused.""",
+    ).tag(config=True)
+
+    @default("callback_secret")
+    def _default_callback_secret(self) -> str:
+        return os.environ.get("MUSCODE_CALLBACK_SECRET", "")
+
+    callback_allow_hosts = Set(
+        Unicode(),
+        help="""Hosts callbacks may reach even though they are loopback, private or
+        link-local (e.g. a grader on the school network). Others must be public.""",
+    ).tag(config=True)
+
+    callback_attempts = Int(4, help="Deliveries tried per callback (with backoff).").tag(
+        config=True
+    )
+
+    callback_first_delay = Float(
+        1.0, help="Seconds before the first retry of a callback; doubled each time."
+    ).tag(config=True)
+
     # -- wiring ----------------------------------------------------------------------
 
     def initialize_settings(self) -> None:
@@ -348,7 +400,10 @@ class MuscodeApp(ExtensionApp):
             self.make_queue(consume=not self.redis_url),
             self.make_event_bus(),
             self.projects,
+            self.make_limiter(),
+            self.make_callbacks(),
         )
+        metrics.watch_queue_depth(self.executions.queue.depth)
 
     # -- parts, shared with `muscode-worker` -------------------------------------------
 
@@ -402,6 +457,28 @@ class MuscodeApp(ExtensionApp):
             prefix=self.redis_prefix,
         )
 
+    def make_limiter(self) -> RunLimiter:
+        try:
+            limits = RunLimits(
+                user_rate=parse_rate(self.run_rate_limit, "run_rate_limit"),
+                grader_rate=parse_rate(self.grader_rate_limit, "grader_rate_limit"),
+                max_active_per_user=self.max_active_runs,
+                max_queue_depth=self.max_queue_depth,
+            )
+        except ValueError as e:
+            raise StartupError(f"MuscodeApp.{e}") from None
+        return RunLimiter(limits, self.redis_url, self.redis_prefix)
+
+    def make_callbacks(self) -> CallbackSender:
+        return CallbackSender(
+            CallbackPolicy(
+                secret=self.callback_secret,
+                allow_hosts=normalise_hosts(self.callback_allow_hosts),
+                attempts=self.callback_attempts,
+                first_delay=self.callback_first_delay,
+            )
+        )
+
     def make_event_bus(self) -> EventBus:
         if not self.redis_url:
             return InProcessEventBus()
@@ -418,6 +495,7 @@ class MuscodeApp(ExtensionApp):
                 runtime=self.docker_runtime,
                 image=self.docker_image or None,
                 pool_size=self.docker_pool_size,
+                docker_url=self.docker_url or None,
             )
         return cls()
 

@@ -97,9 +97,11 @@ class DependencyDown(MuscodeError):
 
     status = 503
 
-    def __init__(self, dependency: str, message: str | None = None) -> None:
+    def __init__(
+        self, dependency: str, message: str | None = None, *, reason: str | None = None
+    ) -> None:
         super().__init__(
             message or f"the {dependency} is unavailable; try again shortly",
-            reason=f"{dependency}_unavailable",
+            reason=reason or f"{dependency}_unavailable",
         )
         self.dependency = dependency

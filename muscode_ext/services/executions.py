@@ -20,18 +20,21 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 from pydantic import Field, StrictBool, StrictInt, StrictStr
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
+from .. import metrics
 from ..auth import Caller
-from ..errors import Conflict, DependencyDown, Invalid, NotFound, TooLarge
+from ..errors import Conflict, DependencyDown, Invalid, NotFound, RateLimited, TooLarge
 from ..events import EventBus
-from ..execution.base import Limits, Sandbox
+from ..execution.base import Limits, Sandbox, SandboxUnavailable
 from ..execution.languages import Language
 from ..queue import Queue
 from ..store import Database, Execution
 from ..store.models import utcnow
+from .callbacks import CallbackSender, check_url
 from .paths import decode_content, encode_content, normalize_path
 from .projects import FileInput, ProjectService, _Input
+from .ratelimit import RunLimiter
 from .runner import INTERRUPTED, ExecutionRunner, status_notice
 from .views import execution_json
 
@@ -103,6 +106,8 @@ class ExecutionService:
         queue: Queue,
         bus: EventBus,
         projects: ProjectService,
+        limiter: RunLimiter,
+        callbacks: CallbackSender,
     ) -> None:
         self.db = db
         self.sandbox = sandbox
@@ -111,25 +116,40 @@ class ExecutionService:
         self.queue = queue
         self.bus = bus
         self.projects = projects
-        self.runner = ExecutionRunner(db, sandbox, languages, policy.compile_limits, bus)
+        self.limiter = limiter
+        self.callbacks = callbacks
+        self.runner = ExecutionRunner(
+            db, sandbox, languages, policy.compile_limits, bus, callbacks=callbacks
+        )
         self._versions: dict[str, str | None] = {}
         self._probe: asyncio.Task[None] | None = None
         self._sandbox_state: tuple[float, str | None] = (0.0, None)
         self._started: asyncio.Task[None] | None = None
+        self._consuming = False
+        self._probed_at = 0.0
 
     # -- life cycle -----------------------------------------------------------------
 
     async def start(self) -> None:
         """Start the sandbox, the language probe, the workers, and recovery. Idempotent:
-        the server's start hook calls it, and so does the first request that needs it."""
-        if self._started is None:
-            self._started = asyncio.create_task(self._start(), name="muscode-start")
-        await asyncio.shield(self._started)
+        the server's start hook calls it, and so does the first request that needs it.
+        If a step fails (the database is down), the next call tries again."""
+        task = self._started
+        if task is None or (task.done() and (task.cancelled() or task.exception() is not None)):
+            task = self._started = asyncio.create_task(self._start(), name="muscode-start")
+        await asyncio.shield(task)
 
     async def _start(self) -> None:
-        await self.sandbox.start()
-        self._probe = asyncio.create_task(self._probe_languages(), name="muscode-probe")
-        await self.queue.start(self.runner.run)
+        if self._probe is None:
+            try:
+                await self.sandbox.start()
+            except SandboxUnavailable as e:
+                # Reported by /health and as 503 on runs; the sandbox retries by itself.
+                log.warning("the %s sandbox is unavailable: %s", self.sandbox.name, e)
+            self._probe = asyncio.create_task(self._probe_languages(), name="muscode-probe")
+        if not self._consuming:
+            await self.queue.start(self.runner.run)
+            self._consuming = True
         await self.recover()
 
     async def stop(self) -> None:
@@ -137,14 +157,20 @@ class ExecutionService:
             return
         await asyncio.gather(self._started, return_exceptions=True)
         self._started = None
-        await self.queue.stop()
+        if self._consuming:
+            await self.queue.stop()
+            self._consuming = False
+        await self.callbacks.close()
         await self.bus.close()
         if self._probe is not None:
             self._probe.cancel()
             await asyncio.gather(self._probe, return_exceptions=True)
-        await self.sandbox.stop()
+            self._probe = None
+            await self.sandbox.stop()
 
-    async def _probe_languages(self) -> None:
+    async def _probe_languages(self, only: Sequence[str] | None = None) -> None:
+        self._probed_at = time.monotonic()
+
         async def one(lang: Language) -> None:
             try:
                 self._versions[lang.id] = await self.sandbox.language_version(lang)
@@ -156,7 +182,8 @@ class ExecutionService:
         problem = await self.sandbox.check()
         if problem is not None:
             log.warning("the %s sandbox cannot run code: %s", self.sandbox.name, problem)
-        await asyncio.gather(*(one(lang) for lang in self.languages.values()))
+        wanted = [lang for lang in self.languages.values() if only is None or lang.id in only]
+        await asyncio.gather(*(one(lang) for lang in wanted))
         missing = sorted(k for k, v in self._versions.items() if v is None)
         if missing:
             log.warning(
@@ -200,7 +227,6 @@ class ExecutionService:
 
     async def sandbox_problem(self) -> str | None:
         """The sandbox's own check, cached for a few seconds."""
-        await self.start()
         checked_at, problem = self._sandbox_state
         if time.monotonic() - checked_at > 5:
             problem = await self.sandbox.check()
@@ -208,9 +234,22 @@ class ExecutionService:
         return problem
 
     async def versions(self) -> dict[str, str | None]:
+        """Runtime versions by language id (None: not available in the sandbox).
+
+        Languages found missing are probed again, at most every 30 s, once the sandbox
+        works: an engine that comes back makes them available without a restart.
+        """
         await self.start()
         if self._probe is not None:
             await asyncio.shield(self._probe)
+            missing = [k for k, v in self._versions.items() if v is None]
+            if (
+                missing
+                and time.monotonic() - self._probed_at > 30
+                and await self.sandbox_problem() is None
+            ):
+                self._probe = asyncio.create_task(self._probe_languages(missing))
+                await asyncio.shield(self._probe)
         return self._versions
 
     async def list_languages(self) -> list[dict[str, Any]]:
@@ -335,9 +374,31 @@ class ExecutionService:
                 raise type(e)(
                     f"{prefix}: {e.message}", reason=e.reason, errors=errors or None
                 ) from None
+        await self._admit(caller, len(rows))
         async with self.db.session() as s:
             s.add_all(rows)
         return rows
+
+    async def _admit(self, caller: Caller, count: int) -> None:
+        """Back-pressure, after validation (a bad request costs no quota)."""
+        try:
+            self.limiter.check_depth(self.queue.depth(), count)
+            grader = caller.via == "token" and caller.has("grade")
+            if not (caller.admin or grader):
+                async with self.db.session() as s:
+                    active = await s.scalar(
+                        select(func.count())
+                        .select_from(Execution)
+                        .where(
+                            Execution.owner == caller.name,
+                            Execution.status.in_(("queued", "running")),
+                        )
+                    )
+                self.limiter.check_active(int(active or 0), count)
+            await self.limiter.hit(caller, count)
+        except (RateLimited, DependencyDown) as e:
+            metrics.REJECTED.labels(e.reason).inc()
+            raise
 
     async def _enqueue(self, rows: list[Execution]) -> None:
         for row in rows:
@@ -355,11 +416,7 @@ class ExecutionService:
         if data.interactive and data.tests is not None:
             raise Invalid.field("interactive", "an interactive run cannot carry tests")
         if data.callback_url is not None:
-            raise Invalid.field(
-                "callback_url",
-                "callbacks are not offered by this server yet; "
-                "poll GET /executions/{id} or use wait=true",
-            )
+            await check_url(self.callbacks.policy, data.callback_url)
         if data.tests is not None and data.expected_output is not None:
             raise Invalid.field("expected_output", "give expected outputs inside tests instead")
         if data.tests is not None and not 1 <= len(data.tests) <= self.policy.max_tests:
@@ -419,6 +476,7 @@ class ExecutionService:
             "tests": [t.model_dump() for t in data.tests] if data.tests is not None else None,
             "limits": limits.as_dict(),
             "interactive": data.interactive,
+            "callback_url": data.callback_url,
         }
         return Execution(
             owner=caller.name,

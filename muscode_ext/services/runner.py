@@ -17,16 +17,19 @@ from typing import Any
 
 from sqlalchemy import update
 
+from .. import metrics
 from ..events import EventBus
 from ..execution.base import Job, Limits, Sandbox, SandboxUnavailable, SourceFile, Stream
 from ..execution.engine import TestCase, execute
 from ..execution.languages import Language
 from ..store import Database, Execution
 from ..store.models import utcnow
+from .callbacks import CallbackSender
 from .views import execution_json
 
 log = logging.getLogger(__name__)
 
+SANDBOX_FAILED = "the sandbox could not run this program"
 INTERRUPTED = "the server stopped while this program ran; run it again"
 WORKER_DIED = "the worker running this program stopped twice; run it again"
 
@@ -54,6 +57,7 @@ class ExecutionRunner:
         compile_limits: Limits,
         bus: EventBus,
         *,
+        callbacks: CallbackSender | None = None,
         max_attempts: int = 2,
     ) -> None:
         self.db = db
@@ -62,6 +66,7 @@ class ExecutionRunner:
         self.compile_limits = compile_limits
         self.bus = bus
         self.max_attempts = max_attempts
+        self.callbacks = callbacks
 
     # -- claiming -------------------------------------------------------------------
 
@@ -175,7 +180,7 @@ class ExecutionRunner:
             message = INTERRUPTED
             raise
         except SandboxUnavailable as e:
-            message = f"the sandbox could not run this program: {e}"
+            message = f"{SANDBOX_FAILED}: {e}"
         except Exception:
             log.exception("execution %s failed", execution_id)
             message = "MUSCode failed to run this program; the error has been logged"
@@ -214,6 +219,7 @@ class ExecutionRunner:
             # The row stays "running": recovery (or the queue's redelivery) finishes it.
             log.exception("could not store the result of execution %s", row.id)
         if stored:
+            _observe(row, self.sandbox.name)
             await self._announce_done(row)
 
     async def _announce_done(self, row: Execution) -> None:
@@ -223,6 +229,22 @@ class ExecutionRunner:
             await self.bus.finished(row.id)
         except Exception:
             log.exception("could not announce the end of execution %s", row.id)
+        url = row.request.get("callback_url")
+        if url and self.callbacks is not None:
+            self.callbacks.send_later(url, execution_json(row))
+
+
+def _observe(row: Execution, backend: str) -> None:
+    """Record a finished run in the Prometheus metrics."""
+    verdict = row.verdict or "internal_error"
+    metrics.RUNS.labels(row.language, verdict).inc()
+    if row.started_at is not None:
+        metrics.QUEUE_WAIT.observe((row.started_at - row.created_at).total_seconds())
+        if row.finished_at is not None:
+            duration = (row.finished_at - row.started_at).total_seconds()
+            metrics.RUN_DURATION.labels(row.language).observe(duration)
+    if verdict == "internal_error" and (row.message or "").startswith(SANDBOX_FAILED):
+        metrics.SANDBOX_FAILURES.labels(backend).inc()
 
 
 async def _drain(queue: asyncio.Queue[bytes | None], first: bytes) -> AsyncIterator[bytes]:
