@@ -184,8 +184,8 @@ _SECCOMP_DENY_X86_64 = {
 def seccomp_filter() -> bytes | None:
     """A classic-BPF seccomp program for bwrap's ``--seccomp``; None off x86_64.
 
-    Any other syscall ABI (i386 ``int 0x80``, x32) kills the process: filters keyed
-    on x86_64 numbers would not apply to it.
+    A 32-bit call (``int 0x80``, another audit arch) kills the process and x32 calls
+    (numbers with bit 30 set) fail: the x86_64 numbers below would not match them.
     """
     if platform.machine() != "x86_64":
         return None
@@ -1197,6 +1197,11 @@ class LocalSandbox(Sandbox):
         else:
             self._bwrap_opts = await asyncio.to_thread(_bwrap_options, self._bwrap)
             self._mode = "bwrap"
+            if self._seccomp is None:
+                log.warning(
+                    "no seccomp filter for %s: sandboxed programs can make any system call",
+                    platform.machine(),
+                )
             reason = await self._probe()
             if reason is None:
                 log.info(
