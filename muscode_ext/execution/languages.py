@@ -127,6 +127,8 @@ DEFAULT_LANGUAGES: dict[str, Language] = {
                 "javac",
                 "-J-Xmx{heap_mb}m",
                 "-J-XX:+UseSerialGC",
+                # C1 only: javac is a short-lived JVM, about 30% faster to compile with it.
+                "-J-XX:TieredStopAtLevel=1",
                 "-encoding",
                 "UTF-8",
                 "-d",
@@ -141,6 +143,10 @@ DEFAULT_LANGUAGES: dict[str, Language] = {
                 "-XX:+UseSerialGC",
                 "-XX:TieredStopAtLevel=1",
                 "-Xshare:auto",
+                # The JVM logs its warnings (e.g. a thread it could not start) to stdout
+                # by default, where they would be judged as the program's answer.
+                "-Xlog:disable",
+                "-Xlog:all=warning:stderr",
                 "-cp",
                 ".",
                 "{stem}",

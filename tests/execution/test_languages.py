@@ -305,3 +305,27 @@ def test_language_versions_are_probed(runner: Runner, sandbox: Sandbox) -> None:
 
 def test_check_says_the_backend_works(runner: Runner, sandbox: Sandbox) -> None:
     assert runner.call(sandbox.check()) is None
+
+
+def test_jvm_warnings_do_not_pollute_stdout(runner: Runner) -> None:
+    # Reaching the thread limit makes the JVM log a warning; the answer must stay clean.
+    source = """
+public class Main {
+  public static void main(String[] a) {
+    int n = 0;
+    try {
+      while (n < 10_000) {
+        new Thread(() -> { try { Thread.sleep(60_000); } catch (Exception e) {} }).start();
+        n++;
+      }
+    } catch (Throwable t) {
+      System.out.println("stopped");
+      System.exit(0);
+    }
+  }
+}"""
+    limits = Limits(cpu_time_ms=5000, wall_time_ms=8000, memory_mb=256, processes=48)
+    result = runner.run("java", source, limits=limits, expected_output="stopped")
+    assert result.verdict == "accepted", result
+    assert result.stdout == "stopped\n"
+    assert "warning" in result.stderr
