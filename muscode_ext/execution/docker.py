@@ -1,0 +1,1598 @@
+"""The Docker sandbox: every run in its own throw-away container, through the Engine API.
+
+How one run goes, and why:
+
+- **One container per run** (and one per compile step), used once and removed. Runs share
+  nothing but the read-only image. Every container has no network, a read-only root, a
+  size-capped tmpfs work dir (``/box``, the cwd) and ``/tmp``, a memory limit with no swap,
+  a pids limit, one CPU, no capabilities, ``no-new-privileges``, uid 65534, ulimits, the
+  ``none`` log driver (a flood would otherwise fill the json log on the host disk) and
+  the label ``muscode.sandbox=1``.
+- **Latency**: ``docker start`` alone costs about 0.2 s (runc's and the shim's set-up),
+  most of a plain ``docker run``. So the pool keeps containers that are *already started*
+  and idle: their PID 1 is ``sh -c 'read -r go && exec sh /muscode/run.sh'``, blocked on
+  stdin. A run writes its script and files into that container's private host directory
+  (bind-mounted read-only at ``/muscode``), attaches, and sends the go line; the rest of
+  stdin is the program's. Each pooled container serves exactly one run; the pool refills
+  in the background. Container-level limits are fixed at creation, so pools are keyed by
+  (image, memory, processes); the per-run limits (CPU seconds, file size, address space,
+  and under gVisor the process count) are set by ``run.sh`` with ``ulimit``.
+- **Files**: ``run.sh`` copies ``/muscode/files`` into the tmpfs ``/box`` and runs the
+  command there as a child (PID 1 stays ``sh``, so a program can signal itself; when PID 1
+  exits the kernel kills whatever the program left behind). Compilers write only into
+  the tmpfs; after a successful compile ``run.sh`` streams ``/box`` out as a tar archive
+  on stdout (compiler messages go to stderr), and the host unpacks regular files and
+  directories only into the job's directory. Nothing in a container ever writes to the
+  host's disk.
+- **Output** is read from the attach socket on the event loop, demultiplexed, capped;
+  on the cap, the wall limit, the CPU limit or cancellation the socket is closed *first*
+  and the container killed through the API (a kill while an attach stream is open can
+  block for a minute).
+- **Accounting**: when this process can read the host's cgroupfs (root, cgroupfs driver),
+  each container gets its own cgroup parent ``/muscode.docker/<slot>``; its hierarchical
+  counters survive the container's own cgroup, which the runtime deletes at exit, so CPU
+  time and peak memory are exact after the run. Otherwise the Engine's stats endpoint is
+  polled during the run (runc only; gVisor's shim reports no stats).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import concurrent.futures
+import contextlib
+import importlib
+import io
+import logging
+import math
+import os
+import re
+import secrets
+import shlex
+import shutil
+import socket
+import stat
+import struct
+import tarfile
+import tempfile
+import threading
+import time
+from collections import OrderedDict, deque
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Any, TypeVar
+
+from .base import (
+    CompileOutcome,
+    Job,
+    LimitHit,
+    Limits,
+    OutputCallback,
+    Program,
+    RunOutcome,
+    Sandbox,
+    SandboxUnavailable,
+    StdinSource,
+    Stream,
+)
+from .languages import Language
+from .local import heap_mb_for, manages_own_heap
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+SANDBOX_UID = 65534
+SANDBOX_GID = 65534
+#: The work dir inside the container (a tmpfs, the program's cwd); the same path as the
+#: local backend's, so paths in messages do not depend on the backend.
+BOX = "/box"
+#: Where the container's private host directory (script and files) is mounted, read-only.
+CONTROL = "/muscode"
+DEFAULT_IMAGE = "muscode-runner:latest"
+#: Every container MUSCode creates carries this label (tests and sweeps look for it).
+LABEL = "muscode.sandbox"
+#: Which live MUSCode process owns the container: "<pid>.<process start time>".
+OWNER_LABEL = "muscode.owner"
+#: Which DockerSandbox instance in that process (several may share one engine).
+INSTANCE_LABEL = "muscode.instance"
+#: Under this cgroup each container gets its own parent (host cgroupfs accounting).
+CGROUP_ROOT = "muscode.docker"
+SANDBOX_PATH = "/usr/local/bin:/usr/bin:/bin"
+
+# PID 1 of a pooled container: wait for the go line, then become the run's script.
+_IDLE_COMMAND = ["/bin/sh", "-c", f"read -r go && exec /bin/sh {CONTROL}/run.sh"]
+_GO = b"go\n"
+# run.sh ends each stream with "\0muscode-end <nonce> <status> <oom kills> <refused
+# forks>\n" once the program has exited: the host learns the end ~50 ms sooner than from
+# the engine (container exit -> shim -> containerd -> dockerd -> attach EOF). The two
+# counters come from the container's own cgroup files, read before it goes away. The
+# nonce arrives on stdin after the go line and lives only in PID 1's shell variables; a
+# program that forged the marker anyway would gain nothing it could not get by exiting
+# with that status itself.
+_MARK = b"\0muscode-end "
+# Reads the counters with builtins only (no fork): cgroup v1 paths, then v2. Under
+# gVisor the files may be missing: the counters stay 0 and the engine's OOMKilled (the
+# whole sandbox dies there) decides.
+_COUNTERS_SCRIPT = [
+    "MUSCODE_OOM=0; MUSCODE_PIDS=0",
+    "for f in /sys/fs/cgroup/memory/memory.oom_control /sys/fs/cgroup/memory.events; do",
+    '  [ -r "$f" ] && while read -r k v; do [ "$k" = oom_kill ] && MUSCODE_OOM=$v; done < "$f"',
+    "done",
+    "for f in /sys/fs/cgroup/pids/pids.events /sys/fs/cgroup/pids.events; do",
+    '  [ -r "$f" ] && while read -r k v; do [ "$k" = max ] && MUSCODE_PIDS=$v; done < "$f"',
+    "done",
+]
+# Processes in the container that are not the program: PID 1's sh, and cp/tar briefly.
+_PIDS_OVERHEAD = 2
+# gVisor's own threads (sentry, gofer) count against the host pids limit; the program's
+# processes are then limited inside the sandbox with RLIMIT_NPROC, which gVisor counts
+# per sandbox (runc would count every process of uid 65534 on the host).
+_RUNSC_MIN_PIDS = 256
+# Extra address space over the memory limit for runtimes under RLIMIT_AS (the same
+# rule as the local backend: libraries, thread stacks and malloc arenas are reserved).
+_AS_FACTOR = 2
+_AS_SLACK_MB = 256
+# How often the CPU watchdog looks, at most and at least.
+_CPU_POLL_MAX_S = 0.05
+_CPU_POLL_MIN_S = 0.005
+# The Engine's stats endpoint is slow (a request per sample): poll it less often.
+_API_POLL_S = 0.2
+# How long an idle pooled container is kept before it is replaced (image updates,
+# and a bound on how long a container that is never used costs memory).
+_MAX_IDLE_S = 600.0
+# Pools of limit profiles that are no longer used are dropped beyond this many.
+_MAX_PROFILES = 6
+# Background pool refills at once (each is a create + start, ~0.2-0.5 s of dockerd).
+_FILL_CONCURRENCY = 2
+# Bound on how long we wait for a killed container to report its exit.
+_WAIT_EXIT_S = 30
+_MAX_BUILD_ENTRIES = 10_000
+# Version probes use the default memory and processes, so they share the default pool.
+_PROBE_LIMITS = Limits(cpu_time_ms=10_000, wall_time_ms=30_000)
+# How long a successful image check is trusted (it costs a round trip per job).
+_IMAGE_CHECK_TTL_S = 10.0
+_VERSION_RE = re.compile(r"\d+(?:\.\d+)+[\w.+~-]*")
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_HEADER = struct.Struct(">BxxxL")
+_STREAM_IDS: dict[int, Stream] = {1: "stdout", 2: "stderr"}
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _process_token(pid: int) -> str | None:
+    """``<pid>.<start time>`` of a live process (a pid alone can be reused)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            data = f.read()
+    except OSError:
+        return None
+    # The command name may hold spaces and parentheses: field 22 counts from the last ')'.
+    fields = data[data.rfind(b")") + 2 :].split()
+    return f"{pid}.{fields[19].decode()}"
+
+
+def _owner_alive(token: str) -> bool:
+    pid, _, _start = token.partition(".")
+    return pid.isdigit() and _process_token(int(pid)) == token
+
+
+def _owner_of(name: str) -> str:
+    """The owner token of a name made by :meth:`DockerSandbox._name` (or a dir's)."""
+    return name.split("-", 1)[0]
+
+
+def _safe_relpath(path: str) -> PurePosixPath:
+    """A job path as a relative path that cannot leave the work dir (or raise)."""
+    pure = PurePosixPath(path)
+    if (
+        not path
+        or pure.is_absolute()
+        or any(part in ("", ".", "..") for part in pure.parts)
+        or "\0" in path
+        or len(path.encode()) > 4096
+    ):
+        raise ValueError(f"unsafe file path {path!r}")
+    return pure
+
+
+def _write_file(base: Path, rel: PurePosixPath, content: bytes, *, executable: bool) -> None:
+    """Write one file below ``base`` (made by us), never following a symlink."""
+    parent = base
+    for part in rel.parts[:-1]:
+        parent = parent / part
+        try:
+            parent.mkdir(mode=0o755)
+        except FileExistsError:
+            if parent.is_symlink() or not parent.is_dir():
+                raise ValueError(f"{rel} is below something that is not a directory") from None
+    mode = 0o755 if executable else 0o644
+    fd = os.open(parent / rel.name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, mode)
+    try:
+        os.fchmod(fd, mode)  # not narrowed by our umask: uid 65534 must read it
+        view = memoryview(content)
+        while view:
+            view = view[os.write(fd, view) :]
+    finally:
+        os.close(fd)
+
+
+def _unpack_build(archive: bytes, files: Path, job: Job) -> None:
+    """Unpack the compile step's tar archive (hostile input) into ``files``.
+
+    Only regular files and directories with plain relative names are taken; the sources
+    are skipped (the host's copies stay authoritative); links, FIFOs and devices are
+    ignored, so nothing the compiler planted is ever followed or opened on the host.
+    """
+    sources = {str(_safe_relpath(f.path)) for f in job.files}
+    with tarfile.open(fileobj=io.BytesIO(archive), mode="r:") as tar:
+        for count, member in enumerate(tar):
+            if count > _MAX_BUILD_ENTRIES:
+                raise ValueError("too many files")
+            name = member.name
+            while name.startswith("./"):
+                name = name[2:]
+            name = name.rstrip("/")
+            if not name or name == ".":
+                continue
+            rel = _safe_relpath(name)
+            if str(rel) in sources:
+                continue
+            if member.isdir():
+                path = files
+                for part in rel.parts:
+                    path = path / part
+                    if path.is_symlink():
+                        raise ValueError(f"{rel} crosses a symlink")
+                    if not path.exists():
+                        path.mkdir(mode=0o755)
+                continue
+            if not member.isfile():
+                continue
+            data = tar.extractfile(member)
+            if data is not None:
+                _write_file(files, rel, data.read(), executable=bool(member.mode & 0o111))
+
+
+def _link_tree(src: Path, dst: Path) -> None:
+    """Hard-link the tree ``src`` (written by us) into the empty dir ``dst``."""
+    for entry in os.scandir(src):
+        target = dst / entry.name
+        if entry.is_dir(follow_symlinks=False):
+            target.mkdir(mode=0o755)
+            _link_tree(Path(entry.path), target)
+        elif entry.is_file(follow_symlinks=False):
+            try:
+                os.link(entry.path, target, follow_symlinks=False)
+            except OSError:
+                shutil.copyfile(entry.path, target, follow_symlinks=False)
+                shutil.copymode(entry.path, target, follow_symlinks=False)
+
+
+def _remove_tree(path: Path) -> None:
+    def onerror(func: Any, target: str, exc_info: Any) -> None:
+        # Only our own files live here, but be thorough: make the parent writable.
+        with contextlib.suppress(OSError):
+            parent = os.path.dirname(target)
+            if stat.S_ISDIR(os.lstat(parent).st_mode):
+                os.chmod(parent, 0o700)
+            if os.path.isdir(target) and not os.path.islink(target):
+                shutil.rmtree(target, ignore_errors=True)
+            else:
+                os.unlink(target)
+
+    if os.path.lexists(path):
+        shutil.rmtree(path, onerror=onerror)
+
+
+def _first_version(text: str) -> str | None:
+    line = next((ln.strip() for ln in text.splitlines() if ln.strip()), "")
+    if not line:
+        return None
+    match = _VERSION_RE.search(line)
+    return match.group(0) if match else line[:80]
+
+
+def _sdk() -> Any:
+    """The ``docker`` SDK, imported on first use: only this backend needs it. (Through
+    importlib because this module is itself called ``docker``.)"""
+    return importlib.import_module("docker")
+
+
+# --------------------------------------------------------------------------- accounting
+
+
+class _HostCgroups:
+    """Reads (and removes) the per-container cgroup parents on the host's cgroupfs."""
+
+    def __init__(self, root: Path, version: int) -> None:
+        self.root = root
+        self.version = version
+
+    @classmethod
+    def discover(cls, info: dict[str, Any], local: bool) -> _HostCgroups | None:
+        if not local or os.geteuid() != 0 or info.get("CgroupDriver") != "cgroupfs":
+            return None
+        root = Path("/sys/fs/cgroup")
+        if str(info.get("CgroupVersion", "1")) == "2":
+            if (root / "cgroup.controllers").exists():
+                return cls(root, 2)
+            return None
+        if (root / "cpuacct").is_dir() and (root / "memory").is_dir():
+            return cls(root, 1)
+        return None
+
+    def _dir(self, controller: str, parent: str) -> Path:
+        rel = parent.lstrip("/")
+        return self.root / rel if self.version == 2 else self.root / controller / rel
+
+    def _read(self, path: Path) -> str | None:
+        try:
+            return path.read_text()
+        except OSError:
+            return None
+
+    def cpu_ns(self, parent: str) -> int | None:
+        if self.version == 1:
+            text = self._read(self._dir("cpuacct", parent) / "cpuacct.usage")
+            return int(text) if text and text.strip().isdigit() else None
+        text = self._read(self._dir("", parent) / "cpu.stat")
+        for line in (text or "").splitlines():
+            key, _, value = line.partition(" ")
+            if key == "usage_usec" and value.strip().isdigit():
+                return int(value) * 1000
+        return None
+
+    def memory_bytes(self, parent: str, peak: bool) -> int | None:
+        if self.version == 1:
+            name = "memory.max_usage_in_bytes" if peak else "memory.usage_in_bytes"
+            text = self._read(self._dir("memory", parent) / name)
+        else:
+            text = self._read(self._dir("", parent) / ("memory.peak" if peak else "memory.current"))
+        return int(text) if text and text.strip().isdigit() else None
+
+    def reset_peak(self, parent: str) -> bool:
+        """Start the peak afresh (cgroup v1 only); False when that is not possible."""
+        if self.version != 1:
+            return False
+        try:
+            (self._dir("memory", parent) / "memory.max_usage_in_bytes").write_text("0")
+        except OSError:
+            return False
+        return True
+
+    def pids_limit_hit(self, parent: str, container_id: str) -> bool:
+        """True when the container's own pids cgroup refused a fork (while it exists)."""
+        child = self._dir("pids", parent) / container_id
+        text = self._read(child / "pids.events")
+        for line in (text or "").splitlines():
+            key, _, value = line.partition(" ")
+            if key == "max" and value.strip().isdigit() and int(value) > 0:
+                return True
+        return False
+
+    def remove(self, parent: str) -> bool:
+        """rmdir the parent in every hierarchy; False when one is still busy."""
+        ok = True
+        dirs = (
+            [self._dir("", parent)]
+            if self.version == 2
+            else [p / parent.lstrip("/") for p in self.root.iterdir() if p.is_dir()]
+        )
+        for path in dirs:
+            try:
+                path.rmdir()
+            except FileNotFoundError:
+                pass
+            except OSError:
+                ok = False
+        return ok
+
+    def sweep(self, alive: Callable[[str], bool]) -> None:
+        """Remove the empty parents of owners that are gone (a crashed server's)."""
+        tops = (
+            [self.root / CGROUP_ROOT]
+            if self.version == 2
+            else [p / CGROUP_ROOT for p in self.root.iterdir() if p.is_dir()]
+        )
+        for top in tops:
+            if not top.is_dir():
+                continue
+            for entry in top.iterdir():
+                if entry.is_dir() and not alive(_owner_of(entry.name)):
+                    with contextlib.suppress(OSError):
+                        entry.rmdir()
+
+
+# --------------------------------------------------------------------------- pool
+
+
+@dataclass(frozen=True)
+class _Profile:
+    """What a container's creation fixes: the pool key."""
+
+    image: str
+    memory_mb: int
+    processes: int
+
+
+@dataclass
+class _Slot:
+    """One container and its private host directory; used for exactly one run."""
+
+    name: str
+    dir: Path
+    profile: _Profile
+    cgroup_parent: str | None
+    container_id: str | None = None
+    ready_at: float = 0.0
+    #: The attach socket, opened while the container idles (saves a round trip a run).
+    sock: Any = None
+
+
+class _Pool:
+    """Started, idle containers of one profile, each handed out once."""
+
+    def __init__(self, sandbox: DockerSandbox, profile: _Profile, size: int) -> None:
+        self.sandbox = sandbox
+        self.profile = profile
+        self.size = size
+        self.idle: deque[_Slot] = deque()
+        self.filling = 0
+        self.tasks: set[asyncio.Task[None]] = set()
+        self.closed = False
+
+    async def take(self) -> _Slot:
+        slot: _Slot | None = None
+        now = time.monotonic()
+        while self.idle:
+            candidate = self.idle.popleft()
+            if now - candidate.ready_at < _MAX_IDLE_S:
+                slot = candidate
+                break
+            self.sandbox._discard(candidate)
+        self.refill()
+        if slot is None:
+            slot = await self.sandbox._new_slot(self.profile)
+        return slot
+
+    def refill(self) -> None:
+        while not self.closed and len(self.idle) + self.filling < self.size:
+            self.filling += 1
+            task = asyncio.get_running_loop().create_task(self._fill_one())
+            self.tasks.add(task)
+            task.add_done_callback(self.tasks.discard)
+
+    async def _fill_one(self) -> None:
+        try:
+            async with self.sandbox._fill_gate():
+                if self.closed:
+                    return
+                slot = await self.sandbox._new_slot(self.profile)
+            if self.closed:
+                self.sandbox._discard(slot)
+            else:
+                self.idle.append(slot)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            # The next take() creates one in the foreground and reports the error there.
+            log.warning("could not refill the docker sandbox pool: %s", exc)
+        finally:
+            self.filling -= 1
+
+    async def close(self) -> None:
+        self.closed = True
+        for task in list(self.tasks):
+            task.cancel()
+        for task in list(self.tasks):
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        while self.idle:
+            self.sandbox._discard(self.idle.popleft())
+
+
+# --------------------------------------------------------------------------- one run
+
+
+@dataclass
+class _Caps:
+    total: int | None = None
+    stdout: int | None = None
+    stderr: int | None = None
+
+
+@dataclass
+class _RunSpec:
+    script: str
+    files: Path  # the tree to show at /muscode/files
+    limits: Limits
+    caps: _Caps
+    profile: _Profile
+    stdin: StdinSource = b""
+    on_output: OutputCallback | None = None
+
+
+class _Execution:
+    """One container's run: attach, go, stream, enforce, kill, measure."""
+
+    def __init__(self, sandbox: DockerSandbox, slot: _Slot, spec: _RunSpec) -> None:
+        self.sandbox = sandbox
+        self.slot = slot
+        self.spec = spec
+        self.loop = asyncio.get_running_loop()
+        assert slot.container_id is not None
+        self.cid: str = slot.container_id
+        self.buffers: dict[Stream, bytearray] = {"stdout": bytearray(), "stderr": bytearray()}
+        self.truncated: dict[Stream, bool] = {"stdout": False, "stderr": False}
+        self.kill_reason: LimitHit | None = None
+        self.killed = False
+        self.sock: Any = None
+        self.raw: socket.socket | None = None
+        self.t0 = 0.0
+        self.t_end = 0.0
+        self.cpu_base = 0
+        self.cpu_used: int | None = None
+        self.mem_base = 0
+        self.mem_peak: int | None = None
+        self.pids_hit = False
+        #: Set when the output streams ended or the container was killed.
+        self.streams_done = asyncio.Event()
+        #: Set once the engine reported the container stopped.
+        self.exited = False
+        self.tasks: list[asyncio.Task[Any]] = []
+        self.dispatcher: asyncio.Task[None] | None = None
+        self.queue: asyncio.Queue[tuple[Stream, bytes] | None] | None = None
+        self.timer: asyncio.TimerHandle | None = None
+        self.kill_task: asyncio.Future[None] | None = None
+        self.nonce = secrets.token_hex(8).encode()
+        self.marker = _MARK + self.nonce + b" "
+        self.pending: dict[Stream, bytes] = {"stdout": b"", "stderr": b""}
+        #: The status each stream's end marker reported.
+        self.ended: dict[Stream, int | None] = {"stdout": None, "stderr": None}
+        #: The cgroup counters of the marker: OOM kills, forks refused by the pids limit.
+        self.oom_kills = 0
+        self.forks_refused = 0
+
+    async def run(self) -> RunOutcome:
+        sb = self.sandbox
+        self.sock, self.slot.sock = self.slot.sock, None
+        if self.sock is None:
+            self.sock = await sb._call(sb._attach, self.cid)
+        raw = getattr(self.sock, "_sock", self.sock)
+        if not isinstance(raw, socket.socket):
+            raise RuntimeError("the docker connection does not expose a socket (TLS?)")
+        # Nothing can have been buffered past the upgrade response: the container is
+        # idle until the go line below.
+        raw.setblocking(False)
+        self.raw = raw
+        cg, parent = sb._cgroups, self.slot.cgroup_parent
+        if cg is not None and parent is not None:
+            # What PID 1's sh (and gVisor's sentry) used while idle is not the run's.
+            self.cpu_base = cg.cpu_ns(parent) or 0
+            self.mem_base = cg.memory_bytes(parent, peak=False) or 0
+            cg.reset_peak(parent)
+        self.t0 = time.monotonic()
+        if self.spec.on_output is not None:
+            self.queue = asyncio.Queue()
+            self.dispatcher = self.loop.create_task(self._dispatch())
+        self.tasks.append(self.loop.create_task(self._read()))
+        self.tasks.append(self.loop.create_task(self._feed_stdin()))
+        self.tasks.append(self.loop.create_task(self._watch()))
+        self.timer = self.loop.call_later(
+            self.spec.limits.wall_time_ms / 1000, self._kill, "wall_time"
+        )
+        await self.streams_done.wait()
+        status = self.ended["stdout"]
+        # The fast path: run.sh saw the program end (and the cgroup's OOM count).
+        if not self.killed and status is not None and status == self.ended["stderr"]:
+            self.exited = True
+            await self._stop_tasks()
+            self._measure_final()
+            return self._outcome({"ExitCode": status, "OOMKilled": self.oom_kills > 0})
+        # The streams can end before the container does (a program that closes its
+        # stdout and stderr): the wall timer and the CPU watchdog stay armed until the
+        # engine says the container stopped.
+        await sb._call(sb._api().wait, self.cid, timeout=self.spec.limits.wall_time_ms / 1000 + 60)
+        self.exited = True
+        if not self.killed:
+            self.t_end = self.t_end or time.monotonic()
+        await self._stop_tasks()
+        if self.kill_task is not None:
+            with contextlib.suppress(Exception):
+                await self.kill_task
+        info = await sb._call(sb._api().inspect_container, self.cid)
+        self._measure_final()
+        state = dict(info.get("State") or {})
+        if status is not None and status == self.ended["stderr"]:
+            state["ExitCode"] = status  # the program's, even if PID 1 died after it
+        return self._outcome(state)
+
+    async def abort(self) -> None:
+        """Kill and stop everything after a cancellation or an error (idempotent)."""
+        self._kill(None)
+        await self._stop_tasks()
+        if self.kill_task is not None:
+            with contextlib.suppress(Exception):
+                await self.kill_task
+
+    # -- streams
+
+    async def _read(self) -> None:
+        assert self.raw is not None
+        raw = self.raw
+        buf = b""
+        stream: Stream | None = None
+        remaining = 0
+        try:
+            while True:
+                data = await self.loop.sock_recv(raw, 65536)
+                if not data:
+                    break
+                buf += data
+                while buf:
+                    if remaining == 0:
+                        if len(buf) < _HEADER.size:
+                            break
+                        kind, remaining = _HEADER.unpack_from(buf)
+                        stream = _STREAM_IDS.get(kind)
+                        buf = buf[_HEADER.size :]
+                        continue
+                    # Hand partial frames over at once: a huge line must meet the cap
+                    # as it arrives, not after it was buffered whole.
+                    piece, buf = buf[:remaining], buf[remaining:]
+                    remaining -= len(piece)
+                    if stream is not None:
+                        self._take(stream, piece)
+                    if self.killed or self.streams_done.is_set():
+                        return
+            for name in _STREAM_IDS.values():
+                # End of the streams without a marker: what was held back is output.
+                held, self.pending[name] = self.pending[name], b""
+                if held and self.ended[name] is None:
+                    self._accept(name, held)
+        except (ConnectionError, OSError):
+            pass
+        finally:
+            if not self.killed:
+                self.t_end = time.monotonic()
+            self.streams_done.set()
+
+    def _take(self, stream: Stream, piece: bytes) -> None:
+        """Pass output on, up to this stream's end marker (which is never output)."""
+        if self.ended[stream] is not None:
+            return  # after the marker: what orphans of the program print as it ends
+        data = self.pending[stream] + piece
+        self.pending[stream] = b""
+        while data:
+            at = data.find(self.marker)
+            if at < 0:
+                break
+            end = data.find(b"\n", at)
+            if end < 0:
+                if len(data) - at > len(self.marker) + 48:
+                    at = -1  # too long for the status and counters: not a marker
+                break
+            fields = data[at + len(self.marker) : end].split(b" ")
+            if len(fields) == 3 and all(f.isdigit() for f in fields):
+                self._accept(stream, data[:at])
+                self.ended[stream] = int(fields[0])
+                self.oom_kills = max(self.oom_kills, int(fields[1]))
+                self.forks_refused = max(self.forks_refused, int(fields[2]))
+                if all(v is not None for v in self.ended.values()):
+                    self.t_end = time.monotonic()
+                    self.streams_done.set()
+                return
+            # Not ours after all: it is output.
+            self._accept(stream, data[: end + 1])
+            data = data[end + 1 :]
+        else:
+            return
+        if at >= 0:
+            self._accept(stream, data[:at])
+            self.pending[stream] = data[at:]
+            return
+        # Hold back a tail that could be the start of the marker.
+        zero = data.rfind(b"\0", max(0, len(data) - len(self.marker) + 1))
+        if zero >= 0 and self.marker.startswith(data[zero:]):
+            self._accept(stream, data[:zero])
+            self.pending[stream] = data[zero:]
+        else:
+            self._accept(stream, data)
+
+    def _accept(self, stream: Stream, data: bytes) -> None:
+        caps = self.spec.caps
+        keep = len(data)
+        stream_cap = caps.stdout if stream == "stdout" else caps.stderr
+        if stream_cap is not None:
+            keep = min(keep, max(0, stream_cap - len(self.buffers[stream])))
+        if caps.total is not None:
+            used = len(self.buffers["stdout"]) + len(self.buffers["stderr"])
+            keep = min(keep, max(0, caps.total - used))
+        if keep:
+            chunk = data[:keep]
+            self.buffers[stream] += chunk
+            if self.queue is not None:
+                self.queue.put_nowait((stream, chunk))
+        if keep < len(data):
+            self.truncated[stream] = True
+            self._kill("output")
+
+    async def _feed_stdin(self) -> None:
+        raw = self.raw
+        assert raw is not None
+        try:
+            stdin = self.spec.stdin
+            go = _GO + self.nonce + b"\n"
+            if isinstance(stdin, (bytes, bytearray, memoryview)):
+                await self.loop.sock_sendall(raw, go + bytes(stdin))
+            else:
+                await self.loop.sock_sendall(raw, go)
+                async for chunk in stdin:
+                    if chunk:
+                        await self.loop.sock_sendall(raw, chunk)
+        except (ConnectionError, OSError):
+            return  # the program exited (or was killed) without reading it all
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("reading the run's stdin failed")
+        # End of input: the container was created with StdinOnce, so the engine closes
+        # the program's stdin when we close our half.
+        with contextlib.suppress(OSError):
+            raw.shutdown(socket.SHUT_WR)
+
+    async def _dispatch(self) -> None:
+        assert self.queue is not None and self.spec.on_output is not None
+        failed = False
+        while True:
+            item = await self.queue.get()
+            if item is None:
+                return
+            if failed:
+                continue
+            try:
+                result = self.spec.on_output(*item)
+                if result is not None:
+                    await result
+            except Exception:
+                log.exception("on_output callback failed; no more output is sent to it")
+                failed = True
+
+    # -- limits
+
+    async def _watch(self) -> None:
+        """The CPU-time watchdog; on the way it samples the pids limit (and, without
+        host cgroups, the Engine's stats)."""
+        sb = self.sandbox
+        cg, parent = sb._cgroups, self.slot.cgroup_parent
+        limit_ns = self.spec.limits.cpu_time_ms * 1_000_000
+        while not self.exited and not self.killed:
+            wait = _API_POLL_S
+            if cg is not None and parent is not None:
+                used = cg.cpu_ns(parent)
+                if used is not None:
+                    self.cpu_used = max(0, used - self.cpu_base)
+                    # One CPU of quota: at most 1 ns of CPU per ns; sleep half the rest.
+                    wait = min(
+                        _CPU_POLL_MAX_S, max(_CPU_POLL_MIN_S, (limit_ns - self.cpu_used) / 2e9)
+                    )
+                if not self.pids_hit:
+                    self.pids_hit = cg.pids_limit_hit(parent, self.cid)
+            else:
+                sample = await sb._api_stats(self.cid)
+                if sample is not None:
+                    self.cpu_used, peak = sample
+                    if peak is not None:
+                        self.mem_peak = max(self.mem_peak or 0, peak)
+            if self.cpu_used is not None and self.cpu_used > limit_ns:
+                self._kill("cpu_time")
+                return
+            await asyncio.sleep(wait)
+
+    def _kill(self, reason: LimitHit | None) -> None:
+        """Stop the container now (idempotent); ``reason`` is the limit that fired."""
+        if self.killed or self.exited:
+            return
+        self.killed = True
+        self.kill_reason = reason
+        self.t_end = time.monotonic()
+        self.streams_done.set()
+        # Close the attach socket *before* the kill: the engine can block a kill for a
+        # minute while an attach stream is open.
+        self._close_socket()
+        self.kill_task = asyncio.ensure_future(self.sandbox._kill_container(self.slot))
+
+    def _close_socket(self) -> None:
+        raw, sock = self.raw, self.sock
+        self.raw = self.sock = None
+        if raw is not None:
+            # The reader and writer may wait in sock_recv/sock_sendall on this fd: take
+            # it out of the selector before the fd is closed (and maybe reused).
+            with contextlib.suppress(Exception):
+                self.loop.remove_reader(raw.fileno())
+            with contextlib.suppress(Exception):
+                self.loop.remove_writer(raw.fileno())
+            with contextlib.suppress(OSError):
+                raw.shutdown(socket.SHUT_RDWR)
+            with contextlib.suppress(OSError):
+                raw.close()
+        if sock is not None:
+            # The SDK's file object holds a reference to the socket: close it too, or
+            # the fd stays open.
+            with contextlib.suppress(Exception):
+                sock.close()
+
+    async def _stop_tasks(self) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+        for task in self.tasks:
+            task.cancel()
+        for task in self.tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self.tasks.clear()
+        self._close_socket()
+        if self.dispatcher is not None and self.queue is not None:
+            # Deliver what was already read, then stop.
+            self.queue.put_nowait(None)
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self.dispatcher
+            self.dispatcher = None
+
+    # -- result
+
+    def _measure_final(self) -> None:
+        cg, parent = self.sandbox._cgroups, self.slot.cgroup_parent
+        if cg is None or parent is None:
+            return
+        # The container's own cgroup is gone by now; its parent's hierarchical counters
+        # still hold everything it used.
+        used = cg.cpu_ns(parent)
+        if used is not None:
+            self.cpu_used = max(0, used - self.cpu_base)
+        peak = cg.memory_bytes(parent, peak=True)
+        if peak is not None:
+            self.mem_peak = max(0, peak - self.mem_base)
+
+    def _outcome(self, state: dict[str, Any]) -> RunOutcome:
+        out = RunOutcome(
+            stdout=bytes(self.buffers["stdout"]),
+            stderr=bytes(self.buffers["stderr"]),
+            stdout_truncated=self.truncated["stdout"],
+            stderr_truncated=self.truncated["stderr"],
+            wall_time_ms=max(0, round((self.t_end - self.t0) * 1000)),
+            time_ms=(self.cpu_used or 0) // 1_000_000,
+            memory_kb=(self.mem_peak or 0) // 1024,
+        )
+        code = state.get("ExitCode")
+        if self.killed:
+            out.signal = 9  # our own SIGKILL through the engine
+        elif isinstance(code, int) and 128 < code <= 128 + 64:
+            # sh (PID 1) reports a program killed by signal N as 128+N, and so does the
+            # engine when PID 1 itself is killed.
+            out.signal = code - 128
+        elif isinstance(code, int):
+            out.exit_code = code
+        hard_cpu_ms = _cpu_rlimits(self.spec.limits)[1] * 1000
+        if state.get("OOMKilled"):
+            out.limit_hit = "memory"
+        elif self.kill_reason is not None:
+            out.limit_hit = self.kill_reason
+        elif out.signal == 24 or (out.signal == 9 and out.time_ms >= hard_cpu_ms):  # SIGXCPU
+            out.limit_hit = "cpu_time"
+        elif out.signal == 25:  # SIGXFSZ
+            out.limit_hit = "file_size"
+        elif self.pids_hit or self.forks_refused:
+            out.limit_hit = "processes"
+        if not self.killed and state.get("Error"):
+            out.error = f"The container failed: {state['Error']}"
+        return out
+
+
+def _cpu_rlimits(limits: Limits) -> tuple[int, int]:
+    """RLIMIT_CPU soft and hard seconds: the backstop behind the cgroup watchdog."""
+    soft = max(1, math.ceil(limits.cpu_time_ms / 1000)) + 1
+    return soft, soft + 1
+
+
+# --------------------------------------------------------------------------- the backend
+
+
+class DockerSandbox(Sandbox):
+    """Runs each program in a fresh, locked-down container of the runner image.
+
+    ``runtime``
+        the OCI runtime dockerd uses: ``runc``, or gVisor's ``runsc`` registered in
+        ``/etc/docker/daemon.json`` (``scripts/setup-docker.sh`` does that).
+    ``image``
+        the image for every language; None uses each language's ``image``.
+    ``pool_size``
+        started, idle containers kept per (image, memory, processes) profile; 0 starts
+        a container per run on demand (about 0.2 s slower a run).
+    ``docker_url``
+        the Engine's address (default: ``DOCKER_HOST`` or the local socket). The engine
+        must be on this machine: per-run directories are bind-mounted from here.
+    ``work_dir_mb``
+        size of each writable tmpfs in a container (``/box`` and ``/tmp``; ``/dev/shm``
+        gets a quarter); all of it also counts against the memory limit.
+    ``open_files``
+        RLIMIT_NOFILE in the container (the JVM needs a few dozen).
+    ``work_root``
+        where per-run host directories are made (default: under the system temp dir).
+    """
+
+    name = "docker"
+
+    def __init__(
+        self,
+        *,
+        runtime: str = "runc",
+        image: str | None = None,
+        pool_size: int = 2,
+        docker_url: str | None = None,
+        work_dir_mb: int = 64,
+        open_files: int = 256,
+        work_root: str | None = None,
+    ) -> None:
+        self.runtime = runtime
+        self.image = image
+        self.pool_size = max(0, pool_size)
+        self.docker_url = docker_url
+        self.work_dir_mb = work_dir_mb
+        self.open_files = open_files
+        self._work_root_arg = work_root
+        self._owner = _process_token(os.getpid()) or f"{os.getpid()}.0"
+        self._instance = secrets.token_hex(4)
+        self._token = f"{self._owner}-{self._instance}"
+        self._client: Any = None
+        self._cgroups: _HostCgroups | None = None
+        self._root: Path | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._init_lock: asyncio.Lock | None = None
+        self._pools: OrderedDict[_Profile, _Pool] = OrderedDict()
+        self._gate: asyncio.Semaphore | None = None
+        self._background: set[asyncio.Future[Any]] = set()
+        self._versions: dict[tuple[str, tuple[str, ...]], str | None] = {}
+        self._counter = 0
+        self._counter_lock = threading.Lock()
+        # Every container this instance created and has not removed, by id: what stop()
+        # and the exit hook remove even if the loop that made it is gone.
+        self._live: dict[str, _Slot] = {}
+        self._executor: concurrent.futures.ThreadPoolExecutor | None = None
+        self._atexit_registered = False
+        self._images_ok: dict[str, float] = {}
+
+    # -- the contract
+
+    async def start(self) -> None:
+        await self._ensure_init()
+        if self.pool_size:
+            # Warm the default profile of the default image: the common case.
+            default = Limits()
+            self._pool(_Profile(self.image or DEFAULT_IMAGE, default.memory_mb, default.processes))
+
+    async def stop(self) -> None:
+        pools = list(self._pools.values())
+        self._pools.clear()
+        same_loop = self._loop is asyncio.get_running_loop()
+        for pool in pools:
+            if same_loop:
+                await pool.close()
+            else:
+                pool.closed = True  # its tasks died with their loop; the sweep below
+        pending = [f for f in self._background if not f.done()]
+        if pending and same_loop:
+            await asyncio.wait(pending, timeout=30)
+        if self._client is not None:
+            await self._call(self._remove_all_owned)
+            if self._root is not None:
+                await self._call(_remove_tree, self._root)
+            with contextlib.suppress(Exception):
+                self._client.close()
+        self._client = None
+        self._root = None
+        self._loop = None
+        if self._executor is not None:
+            self._executor.shutdown(wait=False)
+            self._executor = None
+
+    async def check(self) -> str | None:
+        try:
+            await self._ensure_init()
+        except SandboxUnavailable as exc:
+            return str(exc)
+        return await self._check_image(self.image or DEFAULT_IMAGE)
+
+    async def language_version(self, language: Language) -> str | None:
+        if not language.version:
+            return None
+        image = self.image or language.image
+        key = (image, language.version)
+        if key in self._versions:
+            return self._versions[key]
+        try:
+            await self._ensure_init()
+        except SandboxUnavailable:
+            return None
+        if await self._check_image(image) is not None:
+            return None  # not cached: the image may be built later
+        job = Job(language=language, files=(), main=language.main_path())
+        limits = _PROBE_LIMITS
+        argv = language.command(
+            language.version, main=job.main, heap_mb=heap_mb_for(limits.memory_mb)
+        )
+        job_dir = await self._call(self._make_job_dir)
+        try:
+            outcome = await self._run_in_container(
+                job,
+                argv,
+                files=job_dir / "files",
+                limits=limits,
+                caps=_Caps(total=limits.output_kb * 1024),
+                stdin=b"",
+                on_output=None,
+            )
+        finally:
+            await self._call(_remove_tree, job_dir)
+        version = None
+        if outcome.error is None and outcome.exit_code == 0:
+            text = outcome.stdout.decode(errors="replace") or outcome.stderr.decode(
+                errors="replace"
+            )
+            version = _first_version(text)
+        self._versions[key] = version
+        return version
+
+    @contextlib.asynccontextmanager
+    async def prepare(self, job: Job) -> AsyncIterator[Program]:
+        await self._ensure_init()
+        image = self.image or job.language.image
+        problem = await self._check_image(image)
+        if problem is not None:
+            raise SandboxUnavailable(problem)
+        job_dir = await self._call(self._make_job_dir)
+        program = _DockerProgram(self, job, job_dir)
+        try:
+            await self._call(self._write_sources, job, job_dir / "files")
+            if job.language.compiled:
+                program.compile = await self._compile(job, job_dir, program.cleanups)
+            yield program
+        finally:
+            # Every container of the job is gone before the job is.
+            if program.cleanups:
+                await asyncio.shield(asyncio.wait(program.cleanups))
+            await self._call(_remove_tree, job_dir)
+
+    # -- initialisation
+
+    async def _ensure_init(self) -> None:
+        loop = asyncio.get_running_loop()
+        if self._loop is not loop:
+            # A new event loop (asyncio.run per test): the old loop's pools, runs and
+            # tasks died with it. Remove every container this instance made, start afresh.
+            for pool in self._pools.values():
+                pool.closed = True
+            self._pools.clear()
+            had_loop = self._loop is not None
+            self._loop = loop
+            self._init_lock = asyncio.Lock()
+            self._gate = asyncio.Semaphore(_FILL_CONCURRENCY)
+            self._background = set()
+            if had_loop and self._client is not None:
+                await self._call(self._remove_all_owned)
+        if self._client is not None:
+            return
+        assert self._init_lock is not None
+        async with self._init_lock:
+            if self._client is not None:
+                return
+            if self._executor is None:
+                # Our own threads: pool refills (0.2-0.5 s each) must not starve the
+                # application's default executor, nor the other way round.
+                self._executor = concurrent.futures.ThreadPoolExecutor(
+                    max_workers=16, thread_name_prefix="muscode-docker"
+                )
+            client, info = await self._call(self._connect)
+            local = self._is_local()
+            self._cgroups = _HostCgroups.discover(info, local)
+            runtimes = info.get("Runtimes") or {}
+            if self.runtime not in runtimes:
+                with contextlib.suppress(Exception):
+                    client.close()
+                raise SandboxUnavailable(
+                    f"The Docker engine has no {self.runtime!r} runtime "
+                    f"(it has: {', '.join(sorted(runtimes)) or 'none'}); "
+                    "scripts/setup-docker.sh registers runsc."
+                )
+            self._root = await self._call(self._make_root)
+            self._client = client
+            await self._call(self._sweep)
+            if not self._atexit_registered:
+                atexit.register(self._remove_all_owned_quietly)
+                self._atexit_registered = True
+
+    def _connect(self) -> tuple[Any, dict[str, Any]]:
+        docker = _sdk()
+        try:
+            if self.docker_url:
+                client = docker.APIClient(base_url=self.docker_url, version="auto", timeout=60)
+            else:
+                client = docker.from_env(version="auto", timeout=60).api
+            info = client.info()
+        except Exception as exc:
+            where = self.docker_url or os.environ.get("DOCKER_HOST") or "the local socket"
+            raise SandboxUnavailable(
+                f"The Docker engine is unreachable at {where} ({exc}); "
+                "start it with scripts/setup-docker.sh."
+            ) from exc
+        return client, info
+
+    def _is_local(self) -> bool:
+        url = self.docker_url or os.environ.get("DOCKER_HOST") or "unix://"
+        return url.startswith(("unix://", "http+unix://"))
+
+    def _make_root(self) -> Path:
+        if self._work_root_arg is not None:
+            base = Path(self._work_root_arg)
+            base.mkdir(parents=True, exist_ok=True)
+        else:
+            base = Path(tempfile.gettempdir()) / f"muscode-docker-{os.getuid()}"
+            with contextlib.suppress(FileExistsError):
+                base.mkdir(mode=0o700)
+            st = os.lstat(base)
+            if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.getuid():
+                raise SandboxUnavailable(f"{base} is not a directory of ours")
+        # Only we (and the engine, as root) need to reach the per-run directories; the
+        # containers see their own directory through the bind mount alone.
+        base.chmod(0o700)
+        root = base / self._token
+        root.mkdir(mode=0o700, exist_ok=True)
+        return root
+
+    def _api(self) -> Any:
+        if self._client is None:
+            raise SandboxUnavailable("the docker sandbox is stopped")
+        return self._client
+
+    async def _call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run a blocking call (the SDK, file work) in our threads."""
+        loop = asyncio.get_running_loop()
+        if self._executor is None:
+            return await asyncio.to_thread(fn, *args, **kwargs)
+        return await loop.run_in_executor(self._executor, lambda: fn(*args, **kwargs))
+
+    async def _check_image(self, image: str) -> str | None:
+        docker = _sdk()
+        checked = self._images_ok.get(image)
+        if checked is not None and time.monotonic() - checked < _IMAGE_CHECK_TTL_S:
+            return None
+        try:
+            await self._call(self._api().inspect_image, image)
+        except docker.errors.ImageNotFound:
+            return (
+                f"The runner image {image} is missing: build it with "
+                "`bash docker/build-images.sh` (or scripts/setup-docker.sh)."
+            )
+        except Exception as exc:
+            return f"The Docker engine cannot be asked for image {image}: {exc}"
+        self._images_ok[image] = time.monotonic()
+        return None
+
+    # -- leftovers
+
+    def _sweep(self) -> None:
+        """Remove what crashed MUSCode processes left behind: containers, dirs, cgroups."""
+        api = self._api()
+        for info in api.containers(all=True, filters={"label": f"{LABEL}=1"}):
+            owner = (info.get("Labels") or {}).get(OWNER_LABEL, "")
+            if owner == self._owner or _owner_alive(owner):
+                continue  # ours, or a live server's (several workers share one engine)
+            with contextlib.suppress(Exception):
+                api.remove_container(info["Id"], force=True)
+        assert self._root is not None
+        for entry in self._root.parent.iterdir():
+            owner = _owner_of(entry.name)
+            if owner != self._owner and not _owner_alive(owner):
+                _remove_tree(entry)
+        if self._cgroups is not None:
+            self._cgroups.sweep(lambda owner: owner == self._owner or _owner_alive(owner))
+
+    def _remove_all_owned(self) -> None:
+        if self._client is None:
+            return
+        api = self._client
+        with contextlib.suppress(Exception):
+            for info in api.containers(
+                all=True, filters={"label": f"{INSTANCE_LABEL}={self._instance}"}
+            ):
+                with contextlib.suppress(Exception):
+                    api.remove_container(info["Id"], force=True)
+        for slot in list(self._live.values()):
+            self._remove_slot(slot)
+
+    def _remove_all_owned_quietly(self) -> None:
+        with contextlib.suppress(Exception):
+            self._remove_all_owned()
+
+    # -- slots (containers)
+
+    def _pool(self, profile: _Profile) -> _Pool:
+        pool = self._pools.get(profile)
+        if pool is None:
+            pool = _Pool(self, profile, self.pool_size)
+            self._pools[profile] = pool
+            while len(self._pools) > _MAX_PROFILES:
+                _, old = self._pools.popitem(last=False)
+                self._track(asyncio.ensure_future(old.close()))
+        self._pools.move_to_end(profile)
+        pool.refill()
+        return pool
+
+    def _fill_gate(self) -> asyncio.Semaphore:
+        assert self._gate is not None
+        return self._gate
+
+    def _track(self, future: asyncio.Future[Any]) -> None:
+        self._background.add(future)
+        future.add_done_callback(self._background.discard)
+
+    async def _take(self, profile: _Profile) -> _Slot:
+        if self.pool_size:
+            return await self._pool(profile).take()
+        return await self._new_slot(profile)
+
+    async def _new_slot(self, profile: _Profile) -> _Slot:
+        return await self._call(self._create_slot, profile)
+
+    def _create_slot(self, profile: _Profile) -> _Slot:
+        docker = _sdk()
+        assert self._root is not None
+        with self._counter_lock:
+            self._counter += 1
+            name = f"{self._token}-{self._counter}"
+        slot_dir = self._root / f"slot-{self._counter}"
+        slot_dir.mkdir(mode=0o755)
+        slot_dir.chmod(0o755)  # the mount's root: uid 65534 lists it in the container
+        parent = f"/{CGROUP_ROOT}/{name}" if self._cgroups is not None else None
+        slot = _Slot(name=name, dir=slot_dir, profile=profile, cgroup_parent=parent)
+        api = self._api()
+        # Under gVisor the sentry (about 20 MB) shares this limit with the program; the
+        # run's memory is reported above what the idle container used.
+        mem = profile.memory_mb * 1024 * 1024
+        work = self.work_dir_mb
+        pids = profile.processes + _PIDS_OVERHEAD
+        if self.runtime == "runsc":
+            pids = max(_RUNSC_MIN_PIDS, pids)
+        # RLIMIT_FSIZE here is only a ceiling: run.sh lowers it to the run's limit.
+        fsize = work * 1024 * 1024
+        host_config = api.create_host_config(
+            network_mode="none",
+            read_only=True,
+            runtime=self.runtime,
+            binds={str(slot_dir): {"bind": CONTROL, "mode": "ro"}},
+            tmpfs={
+                BOX: f"rw,exec,nosuid,nodev,size={work}m,nr_inodes=16384,"
+                f"mode=0700,uid={SANDBOX_UID},gid={SANDBOX_GID}",
+                "/tmp": f"rw,noexec,nosuid,nodev,size={work}m,nr_inodes=16384,mode=1777",  # noqa: S108
+            },
+            shm_size=max(1, work // 4) * 1024 * 1024,
+            ipc_mode="private",
+            mem_limit=mem,
+            memswap_limit=mem,  # equal: no swap
+            pids_limit=pids,
+            cpu_period=100_000,
+            cpu_quota=100_000,  # one CPU
+            cap_drop=["ALL"],
+            security_opt=["no-new-privileges"],
+            ulimits=[
+                docker.types.Ulimit(name="nofile", soft=self.open_files, hard=self.open_files),
+                docker.types.Ulimit(name="core", soft=0, hard=0),
+                docker.types.Ulimit(name="fsize", soft=fsize, hard=fsize),
+            ],
+            log_config=docker.types.LogConfig(type="none"),
+            cgroup_parent=parent,
+            oom_score_adj=1000,  # if the host runs short, the sandbox dies first
+        )
+        self._live[name] = slot
+        try:
+            created = api.create_container(
+                profile.image,
+                _IDLE_COMMAND,
+                user=f"{SANDBOX_UID}:{SANDBOX_GID}",
+                working_dir=BOX,
+                hostname="muscode",
+                stdin_open=True,  # with attach: StdinOnce, our close is the program's EOF
+                network_disabled=True,
+                environment={
+                    "PATH": SANDBOX_PATH,
+                    "LANG": "C.UTF-8",
+                    "LC_ALL": "C.UTF-8",
+                    "HOME": "/tmp",  # noqa: S108 - the container's private tmpfs
+                    "TMPDIR": "/tmp",  # noqa: S108
+                },
+                labels={LABEL: "1", OWNER_LABEL: self._owner, INSTANCE_LABEL: self._instance},
+                host_config=host_config,
+            )
+            slot.container_id = created["Id"]
+            api.start(slot.container_id)
+            if self.pool_size:
+                slot.sock = self._attach(slot.container_id)
+        except Exception:
+            self._remove_slot(slot)
+            raise
+        slot.ready_at = time.monotonic()
+        return slot
+
+    def _attach(self, cid: str) -> Any:
+        return self._api().attach_socket(
+            cid, params={"stdin": 1, "stdout": 1, "stderr": 1, "stream": 1}
+        )
+
+    def _remove_slot(self, slot: _Slot) -> None:
+        """Remove the container, its host dir and its cgroup parent (blocking)."""
+        docker = _sdk()
+        if slot.sock is not None:
+            # Closed before the removal: the engine stalls on a container with an open
+            # attach stream.
+            with contextlib.suppress(Exception):
+                slot.sock.close()
+            slot.sock = None
+        if slot.container_id is not None and self._client is not None:
+            try:
+                self._client.remove_container(slot.container_id, force=True)
+            except docker.errors.NotFound:
+                pass
+            except Exception as exc:
+                if "already in progress" not in str(exc):
+                    log.warning("could not remove container %s: %s", slot.container_id, exc)
+                    return  # keep it in _live: stop() and the exit hook try again
+        self._live.pop(slot.name, None)
+        _remove_tree(slot.dir)
+        if self._cgroups is not None and slot.cgroup_parent is not None:
+            # The runtime removes the container's own cgroup as it stops; give it a moment.
+            for _ in range(20):
+                if self._cgroups.remove(slot.cgroup_parent):
+                    break
+                time.sleep(0.01)
+
+    def _discard(self, slot: _Slot) -> None:
+        """Remove an unused slot in the background."""
+        self._track(asyncio.ensure_future(self._call(self._remove_slot, slot)))
+
+    async def _kill_container(self, slot: _Slot) -> None:
+        docker = _sdk()
+        with contextlib.suppress(docker.errors.NotFound, docker.errors.APIError):
+            await self._call(self._api().kill, slot.container_id)
+
+    async def _api_stats(self, cid: str) -> tuple[int, int | None] | None:
+        """(CPU ns, peak memory bytes) from the Engine, or None when it has none."""
+        try:
+            stats = await self._call(self._api().stats, cid, stream=False, one_shot=True)
+        except Exception:
+            return None
+        cpu = (stats.get("cpu_stats") or {}).get("cpu_usage", {}).get("total_usage")
+        memory = stats.get("memory_stats") or {}
+        if not cpu:
+            return None
+        return int(cpu), memory.get("max_usage") or memory.get("usage")
+
+    # -- jobs
+
+    def _make_job_dir(self) -> Path:
+        assert self._root is not None
+        job_dir = Path(tempfile.mkdtemp(prefix="job-", dir=self._root))
+        (job_dir / "files").mkdir(mode=0o755)
+        return job_dir
+
+    def _write_sources(self, job: Job, files: Path) -> None:
+        for source in job.files:
+            _write_file(files, _safe_relpath(source.path), source.content, executable=False)
+
+    def _script(self, job: Job, argv: list[str], limits: Limits, *, compile_step: bool) -> str:
+        soft, hard = _cpu_rlimits(limits)
+        lines = [
+            "# Written by MUSCode for one run; PID 1 of the container runs it.",
+            "read -r MUSCODE_NONCE || exit 125",
+            # Copies keep the build's timestamps: every run of a job sees the same
+            # artefact, as it would in the compiler's own directory.
+            f"cp -R --preserve=mode,timestamps {CONTROL}/files/. {BOX}/ || exit 125",
+            # RLIMIT_CPU per process: the backstop behind the cgroup CPU watchdog.
+            f"ulimit -S -t {soft}",
+            f"ulimit -H -t {hard}",
+            f"ulimit -f {max(1, limits.file_size_kb * 2)}",  # 512-byte blocks
+        ]
+        if not manages_own_heap(job.language):
+            # A huge allocation fails at once (MemoryError, bad_alloc, NULL) instead of
+            # succeeding untouched; the cgroup bounds what is actually used.
+            address_space_kb = (limits.memory_mb * _AS_FACTOR + _AS_SLACK_MB) * 1024
+            lines.append(f"ulimit -v {address_space_kb}")
+        if self.runtime == "runsc":
+            # gVisor counts processes per sandbox; the host pids limit counts its threads.
+            lines.append(f"ulimit -p {limits.processes + 1}")
+        for key, value in job.language.env.items():
+            if not _ENV_NAME.fullmatch(key):
+                raise ValueError(f"invalid environment variable name {key!r}")
+            lines.append(f"export {key}={shlex.quote(value)}")
+        command = " ".join(shlex.quote(part) for part in argv)
+        # sh's own notices ("Killed") must not land in the program's stderr: fd 3 is the
+        # real stderr, sh's fd 2 is /dev/null. Each command runs in a subshell that
+        # execs it, so sh (PID 1) waits for it: the program can signal itself (PID 1
+        # ignores such signals), and its status is ours (128+N for signal N).
+        lines.append("exec 3>&2 2>/dev/null")
+        if compile_step:
+            # Compiler messages to stderr; after a successful compile, the work dir goes
+            # out on stdout as a tar archive.
+            lines.append(f"(exec {command} >&3 2>&3 3>&-) && (exec tar -C {BOX} -cf - . 2>&3 3>&-)")
+        else:
+            lines.append(f"(exec {command} 2>&3 3>&-)")
+        lines += ["MUSCODE_STATUS=$?", *_COUNTERS_SCRIPT]
+        end = (
+            "printf '\\000muscode-end %s %s %s %s\\n'"
+            ' "$MUSCODE_NONCE" "$MUSCODE_STATUS" "$MUSCODE_OOM" "$MUSCODE_PIDS"'
+        )
+        lines += [end, f"{end} >&3", 'exit "$MUSCODE_STATUS"']
+        return "\n".join(lines) + "\n"
+
+    async def _run_in_container(
+        self,
+        job: Job,
+        argv: list[str],
+        *,
+        files: Path,
+        limits: Limits,
+        caps: _Caps,
+        stdin: StdinSource,
+        on_output: OutputCallback | None,
+        compile_step: bool = False,
+        cleanups: set[asyncio.Future[None]] | None = None,
+    ) -> RunOutcome:
+        """Run ``argv`` in a fresh container. Its removal is awaited here, or, when
+        ``cleanups`` is given and the run ended normally, added to it (the job awaits
+        those as it ends, so a job's runs and removals overlap)."""
+        profile = _Profile(self.image or job.language.image, limits.memory_mb, limits.processes)
+        spec = _RunSpec(
+            script=self._script(job, argv, limits, compile_step=compile_step),
+            files=files,
+            limits=limits,
+            caps=caps,
+            profile=profile,
+            stdin=stdin,
+            on_output=on_output,
+        )
+        slot = await self._take(profile)
+        execution: _Execution | None = None
+        removal: asyncio.Future[None] | None = None
+        try:
+            await self._call(self._fill_slot, slot, spec)
+            execution = _Execution(self, slot, spec)
+            outcome = await execution.run()
+            if cleanups is not None:
+                removal = asyncio.ensure_future(self._call(self._remove_slot, slot))
+                cleanups.add(removal)
+                self._track(removal)
+            return outcome
+        except asyncio.CancelledError:
+            if execution is not None:
+                await asyncio.shield(execution.abort())
+            raise
+        except Exception as exc:
+            if execution is not None:
+                await execution.abort()
+            docker = _sdk()
+            if isinstance(exc, docker.errors.ImageNotFound):
+                raise SandboxUnavailable(str(exc)) from exc
+            log.exception("docker sandbox run failed")
+            return RunOutcome(error=f"The docker sandbox failed: {exc}")
+        finally:
+            if removal is None:
+                # Awaited even when the run was cancelled: nothing may outlive it.
+                await asyncio.shield(self._call(self._remove_slot, slot))
+
+    def _fill_slot(self, slot: _Slot, spec: _RunSpec) -> None:
+        files = slot.dir / "files"
+        files.mkdir(mode=0o755)
+        _link_tree(spec.files, files)
+        script = slot.dir / "run.sh"
+        script.write_text(spec.script)
+        script.chmod(0o644)
+
+    async def _compile(
+        self, job: Job, job_dir: Path, cleanups: set[asyncio.Future[None]]
+    ) -> CompileOutcome:
+        language = job.language
+        assert language.compile is not None
+        limits = job.compile_limits
+        argv = language.command(
+            language.compile,
+            main=job.main,
+            files=[f.path for f in job.files],
+            options=job.compiler_options,
+            heap_mb=heap_mb_for(limits.memory_mb),
+        )
+        # The archive of a full work dir, plus the headers of many small files.
+        tar_cap = (2 * self.work_dir_mb + 1) * 1024 * 1024
+        outcome = await self._run_in_container(
+            job,
+            argv,
+            files=job_dir / "files",
+            limits=limits,
+            caps=_Caps(stdout=tar_cap, stderr=limits.output_kb * 1024),
+            stdin=b"",
+            on_output=None,
+            compile_step=True,
+            cleanups=cleanups,
+        )
+        text = outcome.stderr.decode("utf-8", errors="replace")
+        archive, outcome.stdout = outcome.stdout, b""
+        if outcome.error is not None:
+            raise RuntimeError(outcome.error)
+        if outcome.exit_code != 0 or outcome.limit_hit is not None:
+            return CompileOutcome(
+                ok=False, output=text + _compile_limit_note(outcome, limits), outcome=outcome
+            )
+        try:
+            await self._call(_unpack_build, archive, job_dir / "files", job)
+        except (tarfile.TarError, ValueError, OSError) as exc:
+            return CompileOutcome(
+                ok=False,
+                output=text + f"\nThe compiler's output could not be collected ({exc}).",
+                outcome=outcome,
+            )
+        return CompileOutcome(ok=True, output=text, outcome=outcome)
+
+
+class _DockerProgram(Program):
+    def __init__(self, sandbox: DockerSandbox, job: Job, job_dir: Path) -> None:
+        self.sandbox = sandbox
+        self.job = job
+        self.job_dir = job_dir
+        self.compile: CompileOutcome | None = None
+        #: Removals of this job's finished containers, awaited when the job ends.
+        self.cleanups: set[asyncio.Future[None]] = set()
+
+    async def run(
+        self,
+        stdin: StdinSource,
+        limits: Limits,
+        on_output: OutputCallback | None = None,
+    ) -> RunOutcome:
+        if self.compile is not None and not self.compile.ok:
+            raise RuntimeError("the program did not compile")
+        language = self.job.language
+        argv = language.command(
+            language.run,
+            main=self.job.main,
+            files=[f.path for f in self.job.files],
+            options=self.job.compiler_options,
+            args=self.job.args,
+            heap_mb=heap_mb_for(limits.memory_mb),
+        )
+        return await self.sandbox._run_in_container(
+            self.job,
+            argv,
+            files=self.job_dir / "files",
+            limits=limits,
+            caps=_Caps(total=limits.output_kb * 1024),
+            stdin=stdin,
+            on_output=on_output,
+            cleanups=self.cleanups,
+        )
+
+
+def _compile_limit_note(outcome: RunOutcome, limits: Limits) -> str:
+    notes = {
+        "memory": f"the compiler reached its memory limit of {limits.memory_mb} MB",
+        "cpu_time": f"compilation used more than {limits.cpu_time_ms} ms of CPU time",
+        "wall_time": f"compilation took longer than {limits.wall_time_ms} ms",
+        "output": "the compiler printed too much, or its output was too large",
+        "file_size": f"the compiler wrote a file larger than {limits.file_size_kb} KB",
+        "processes": f"the compiler tried to run more than {limits.processes} processes",
+    }
+    if outcome.limit_hit in notes:
+        return f"\nCompilation stopped: {notes[outcome.limit_hit]}."
+    if outcome.signal is not None:
+        return f"\nThe compiler was killed by signal {outcome.signal}."
+    return ""
