@@ -1291,11 +1291,17 @@ class LocalSandbox(Sandbox):
         return None
 
     def _make_work_root(self) -> Path:
+        # Directory names carry the owning server's pid, so that leftovers of a server
+        # that died without cleaning up (SIGKILL, power loss) are removed at the next
+        # start without touching those of a server still running.
         if self._work_root_arg is not None:
             root = Path(self._work_root_arg)
             root.mkdir(parents=True, exist_ok=True)
+            _remove_dead_owners(root, "job-")
         else:
-            root = Path(tempfile.mkdtemp(prefix=f"muscode-local-{os.getuid()}-"))
+            tmp = Path(tempfile.gettempdir())
+            _remove_dead_owners(tmp, f"muscode-local-{os.getuid()}-")
+            root = Path(tempfile.mkdtemp(prefix=f"muscode-local-{os.getuid()}-{os.getpid()}-"))
             self._own_work_root = True
         if self._is_root:
             # Traversable by the sandbox group only: bwrap (running as nobody) must reach
@@ -1306,7 +1312,7 @@ class LocalSandbox(Sandbox):
 
     def _make_job_dir(self) -> Path:
         assert self._work_root is not None
-        job_dir = Path(tempfile.mkdtemp(prefix="job-", dir=self._work_root))
+        job_dir = Path(tempfile.mkdtemp(prefix=f"job-{os.getpid()}-", dir=self._work_root))
         box = job_dir / "box"
         box.mkdir()
         if self._is_root:
@@ -1773,6 +1779,22 @@ def _host_mkdirs(base: Path, rel: PurePosixPath, root: bool) -> None:
             if root:
                 os.chown(path, 0, SANDBOX_GID)
                 path.chmod(0o750)
+
+
+def _remove_dead_owners(directory: Path, prefix: str) -> None:
+    """Remove ``<prefix><pid>-*`` entries of ``directory`` whose pid is not running."""
+    try:
+        entries = list(directory.glob(prefix + "*"))
+    except OSError:
+        return
+    for entry in entries:
+        pid_text = entry.name[len(prefix) :].split("-", 1)[0]
+        if not pid_text.isdigit() or entry.is_symlink() or not entry.is_dir():
+            continue
+        if int(pid_text) == os.getpid() or Path(f"/proc/{pid_text}").exists():
+            continue
+        log.info("removing %s, left behind by a server that is gone", entry)
+        _remove_tree(entry)
 
 
 def _remove_tree(path: Path) -> None:

@@ -7,6 +7,7 @@ import errno
 import io
 import os
 import shutil
+import subprocess
 import tarfile
 from pathlib import Path
 
@@ -278,3 +279,29 @@ def test_stop_removes_parked_launchers_and_cgroups() -> None:
         assert not Path(f"/proc/{pid}").exists(), f"launcher {pid} survived stop()"
     for parent in parents:
         assert not parent.exists(), f"{parent} survived stop()"
+
+
+def test_leftovers_of_a_dead_server_are_removed_at_start(tmp_path: Path) -> None:
+    if shutil.which("bwrap") is None:
+        unavailable("bubblewrap", "bwrap is not installed")
+    # A pid that is certainly not running: a child that has exited and been reaped.
+    finished = subprocess.Popen(["true"])
+    finished.wait()
+    child = finished.pid
+    root = tmp_path / "work"
+    dead = root / f"job-{child}-abc" / "box"
+    dead.mkdir(parents=True)
+    (dead / "main.py").write_text("left behind")
+    alive = root / f"job-{os.getppid()}-def"  # a live process: not ours to remove
+    alive.mkdir()
+
+    async def scenario() -> None:
+        sandbox = LocalSandbox(work_root=str(root))
+        try:
+            await sandbox.start()
+        finally:
+            await sandbox.stop()
+
+    asyncio.run(scenario())
+    assert not (root / f"job-{child}-abc").exists()
+    assert alive.exists()
