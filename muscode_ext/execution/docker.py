@@ -126,10 +126,15 @@ _COUNTERS_SCRIPT = [
 ]
 # Processes in the container that are not the program: PID 1's sh, and cp/tar briefly.
 _PIDS_OVERHEAD = 2
-# gVisor's own threads (sentry, gofer) count against the host pids limit; the program's
-# processes are then limited inside the sandbox with RLIMIT_NPROC, which gVisor counts
-# per sandbox (runc would count every process of uid 65534 on the host).
-_RUNSC_MIN_PIDS = 256
+# gVisor's own threads (sentry, gofer, and on the ptrace platform stub processes and
+# tracer threads: about 8 host tasks per sandboxed process, and a fork bomb held at 33
+# processes inside peaked at 908 on the host, measured) count against the host pids
+# limit, and the sentry dies (exit 2) when it cannot make one. So the host limit only
+# bounds gVisor (the threads' kernel stacks also count against the memory limit); the
+# program's processes are limited inside the sandbox with RLIMIT_NPROC, which gVisor
+# counts per sandbox (runc would count every process of uid 65534 on the host).
+_RUNSC_MIN_PIDS = 4096
+_RUNSC_PIDS_PER_PROCESS = 64
 # Extra address space over the memory limit for runtimes under RLIMIT_AS (the same
 # rule as the local backend: libraries, thread stacks and malloc arenas are reserved).
 _AS_FACTOR = 2
@@ -430,6 +435,8 @@ class _Slot:
     ready_at: float = 0.0
     #: The attach socket, opened while the container idles (saves a round trip a run).
     sock: Any = None
+    #: Handed to a run (never back to a pool).
+    in_use: bool = False
 
 
 class _Pool:
@@ -999,6 +1006,23 @@ class DockerSandbox(Sandbox):
             self._executor.shutdown(wait=False)
             self._executor = None
 
+    async def leftover_containers(self) -> list[str]:
+        """Names of this sandbox's containers that are not idle in its pool.
+
+        Between jobs this is empty: every run's container is removed when its job ends.
+        (For tests and health checks; pooled, never-used containers are not leftovers.)
+        """
+        if self._client is None:
+            return []
+        listed = await self._call(
+            self._api().containers,
+            all=True,
+            filters={"label": f"{INSTANCE_LABEL}={self._instance}"},
+        )
+        pooled = {f"muscode-{slot.name}" for slot in list(self._live.values()) if not slot.in_use}
+        names = [(c.get("Names") or ["?"])[0].lstrip("/") for c in listed]
+        return sorted(name for name in names if name not in pooled)
+
     async def check(self) -> str | None:
         try:
             await self._ensure_init()
@@ -1265,7 +1289,7 @@ class DockerSandbox(Sandbox):
         work = self.work_dir_mb
         pids = profile.processes + _PIDS_OVERHEAD
         if self.runtime == "runsc":
-            pids = max(_RUNSC_MIN_PIDS, pids)
+            pids = max(_RUNSC_MIN_PIDS, _RUNSC_PIDS_PER_PROCESS * pids)
         # RLIMIT_FSIZE here is only a ceiling: run.sh lowers it to the run's limit.
         fsize = work * 1024 * 1024
         host_config = api.create_host_config(
@@ -1313,6 +1337,7 @@ class DockerSandbox(Sandbox):
                     "HOME": "/tmp",  # noqa: S108 - the container's private tmpfs
                     "TMPDIR": "/tmp",  # noqa: S108
                 },
+                name=f"muscode-{slot.name}",
                 labels={LABEL: "1", OWNER_LABEL: self._owner, INSTANCE_LABEL: self._instance},
                 host_config=host_config,
             )
@@ -1463,6 +1488,7 @@ class DockerSandbox(Sandbox):
             on_output=on_output,
         )
         slot = await self._take(profile)
+        slot.in_use = True
         execution: _Execution | None = None
         removal: asyncio.Future[None] | None = None
         try:

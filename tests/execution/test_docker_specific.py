@@ -1,0 +1,299 @@
+"""Docker-only checks: container hardening as the Engine reports it, the pool, cleanup.
+
+The shared suite (``test_hostile.py``, ``test_languages.py``) checks what programs see;
+these tests check the containers themselves through the Engine API. Like the shared
+conftest: with ``CI=true`` a missing engine, image or runtime fails the test, otherwise
+it is skipped with the reason.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from muscode_ext.execution import DEFAULT_LANGUAGES, Job, Limits, SourceFile, execute
+
+pytestmark = pytest.mark.timeout(180)
+
+IN_CI = os.environ.get("CI") == "true"
+RUNTIME = os.environ.get("MUSCODE_TEST_DOCKER_RUNTIME", "runc")
+LIMITS = Limits(cpu_time_ms=2000, wall_time_ms=4000, memory_mb=192, processes=48, output_kb=32)
+
+
+def unavailable(why: str) -> None:
+    message = f"the docker sandbox is not available: {why}"
+    if IN_CI:
+        pytest.fail(f"{message} (CI=true: the docker backend is required)")
+    pytest.skip(message)
+
+
+def make_sandbox(loop: asyncio.AbstractEventLoop, **kwargs: Any) -> Any:
+    try:
+        from muscode_ext.execution.docker import DockerSandbox
+    except ImportError as exc:
+        unavailable(f"cannot import it ({exc})")
+        raise
+    sandbox = DockerSandbox(**kwargs)
+    try:
+        loop.run_until_complete(sandbox.start())
+        problem = loop.run_until_complete(sandbox.check())
+    except Exception as exc:
+        problem = f"{type(exc).__name__}: {exc}"
+    if problem is not None:
+        loop.run_until_complete(sandbox.stop())
+        unavailable(problem)
+    return sandbox
+
+
+@pytest.fixture(scope="module")
+def loop() -> Iterator[asyncio.AbstractEventLoop]:
+    loop = asyncio.new_event_loop()
+    yield loop
+    loop.close()
+
+
+@pytest.fixture(scope="module")
+def sandbox(loop: asyncio.AbstractEventLoop) -> Iterator[Any]:
+    sandbox = make_sandbox(loop, runtime=RUNTIME, pool_size=2)
+    yield sandbox
+    loop.run_until_complete(sandbox.stop())
+
+
+def api(sandbox: Any) -> Any:
+    return sandbox._api()  # the test looks through the backend's own Engine client
+
+
+def python_job(source: str) -> Job:
+    lang = DEFAULT_LANGUAGES["python"]
+    return Job(language=lang, files=(SourceFile("main.py", source.encode()),), main="main.py")
+
+
+def our_containers(sandbox: Any) -> list[dict[str, Any]]:
+    return api(sandbox).containers(
+        all=True, filters={"label": f"muscode.instance={sandbox._instance}"}
+    )
+
+
+async def pool_settled(sandbox: Any) -> None:
+    """Wait for the background refills (a container may be half created meanwhile)."""
+    for pool in list(sandbox._pools.values()):
+        if pool.tasks:
+            await asyncio.wait(list(pool.tasks))
+
+
+def assert_no_leftovers(loop: asyncio.AbstractEventLoop, sandbox: Any) -> None:
+    loop.run_until_complete(pool_settled(sandbox))
+    assert loop.run_until_complete(sandbox.leftover_containers()) == []
+    # Only idle pooled containers remain, all of them still waiting for their go line.
+    for info in our_containers(sandbox):
+        assert info["State"] == "running", info
+    pooled = sum(1 for s in sandbox._live.values() if not s.in_use)
+    assert len(our_containers(sandbox)) <= pooled
+
+
+def test_containers_are_hardened(loop: asyncio.AbstractEventLoop, sandbox: Any) -> None:
+    job = python_job("import time\nprint('up', flush=True)\ntime.sleep(60)")
+
+    async def scenario() -> dict[str, Any]:
+        up = asyncio.Event()
+        run = asyncio.ensure_future(
+            execute(
+                sandbox,
+                job,
+                limits=Limits(**{**LIMITS.as_dict(), "wall_time_ms": 60_000}),
+                on_output=lambda stream, chunk: up.set(),
+            )
+        )
+        try:
+            await asyncio.wait_for(up.wait(), timeout=30)
+            busy = [s for s in sandbox._live.values() if s.in_use]
+            assert len(busy) == 1
+            return await sandbox._call(api(sandbox).inspect_container, busy[0].container_id)
+        finally:
+            run.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await run
+
+    info = loop.run_until_complete(scenario())
+    host, config = info["HostConfig"], info["Config"]
+    assert host["NetworkMode"] == "none"
+    assert config.get("NetworkDisabled") is True
+    assert host["ReadonlyRootfs"] is True
+    assert host["CapDrop"] == ["ALL"] and not host.get("CapAdd")
+    assert "no-new-privileges" in host["SecurityOpt"]
+    assert host["Privileged"] is False
+    assert config["User"] == "65534:65534"
+    assert host["Memory"] == LIMITS.memory_mb * 1024 * 1024
+    assert host["MemorySwap"] == host["Memory"]  # no swap
+    if RUNTIME == "runsc":
+        assert host["PidsLimit"] >= 256  # gVisor's own threads count on the host
+    else:
+        assert LIMITS.processes < host["PidsLimit"] <= LIMITS.processes + 4
+    assert host["CpuQuota"] == host["CpuPeriod"] == 100_000  # one CPU
+    assert host["LogConfig"]["Type"] == "none"
+    assert host["Runtime"] == RUNTIME
+    ulimits = {u["Name"]: (u["Soft"], u["Hard"]) for u in host["Ulimits"]}
+    assert ulimits["core"] == (0, 0)
+    assert ulimits["nofile"][1] <= 1024
+    assert ulimits["fsize"][1] <= 256 * 1024 * 1024
+    assert set(host["Tmpfs"]) == {"/box", "/tmp"}
+    assert all("size=" in opts for opts in host["Tmpfs"].values())
+    assert all(bind.endswith(":ro") for bind in host["Binds"])
+    assert config["Labels"]["muscode.sandbox"] == "1"
+    env = dict(item.split("=", 1) for item in config["Env"])
+    assert set(env) <= {"PATH", "HOME", "LANG", "LC_ALL", "TMPDIR"}, env
+    assert_no_leftovers(loop, sandbox)
+
+
+def test_nothing_left_after_runs_floods_and_cancellation(
+    loop: asyncio.AbstractEventLoop, sandbox: Any
+) -> None:
+    used: list[str] = []
+    real_take = sandbox._take
+
+    async def take(profile: Any) -> Any:
+        slot = await real_take(profile)
+        used.append(slot.container_id)
+        return slot
+
+    sandbox._take = take
+    try:
+        ok = loop.run_until_complete(execute(sandbox, python_job("print('hi')"), limits=LIMITS))
+        assert ok.verdict == "accepted", ok
+        flood = loop.run_until_complete(
+            execute(sandbox, python_job("while True:\n    print('x' * 999)"), limits=LIMITS)
+        )
+        assert flood.verdict == "output_limit_exceeded", flood
+
+        async def cancelled() -> None:
+            up = asyncio.Event()
+            run = asyncio.ensure_future(
+                execute(
+                    sandbox,
+                    python_job("import time\nprint(1, flush=True)\ntime.sleep(60)"),
+                    limits=LIMITS,
+                    on_output=lambda stream, chunk: up.set(),
+                )
+            )
+            await asyncio.wait_for(up.wait(), timeout=30)
+            run.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await run
+
+        loop.run_until_complete(cancelled())
+    finally:
+        del sandbox._take
+    assert len(used) == 3
+    existing = {c["Id"] for c in our_containers(sandbox)}
+    assert not existing & set(used), "a run's container outlived its job"
+    assert_no_leftovers(loop, sandbox)
+
+
+def test_the_pool_never_hands_out_a_container_twice(
+    loop: asyncio.AbstractEventLoop, sandbox: Any
+) -> None:
+    used: list[str] = []
+    real_take = sandbox._take
+
+    async def take(profile: Any) -> Any:
+        slot = await real_take(profile)
+        used.append(slot.container_id)
+        return slot
+
+    sandbox._take = take
+    try:
+
+        async def many() -> list[str]:
+            # Sequential and concurrent takes, with compile-once-run-many in between.
+            verdicts = []
+            for _ in range(3):
+                result = await execute(sandbox, python_job("print(input())"), limits=LIMITS)
+                verdicts.append(result.verdict)
+            results = await asyncio.gather(
+                *(execute(sandbox, python_job("print(7)"), limits=LIMITS) for _ in range(4))
+            )
+            verdicts += [r.verdict for r in results]
+            return verdicts
+
+        verdicts = loop.run_until_complete(many())
+    finally:
+        del sandbox._take
+    assert verdicts[:3] == ["runtime_error"] * 3  # input() on empty stdin: EOFError
+    assert verdicts[3:] == ["accepted"] * 4
+    assert len(used) == 7 and len(set(used)) == 7, used
+    assert_no_leftovers(loop, sandbox)
+
+
+def test_stop_removes_every_container_and_directory(loop: asyncio.AbstractEventLoop) -> None:
+    sandbox = make_sandbox(loop, runtime=RUNTIME, pool_size=2)
+    result = loop.run_until_complete(execute(sandbox, python_job("print(1)"), limits=LIMITS))
+    assert result.verdict == "accepted", result
+    root = sandbox._root
+    assert root is not None and root.exists()
+    assert our_containers(sandbox)  # the warm pool
+    engine = api(sandbox)
+    instance = sandbox._instance
+    loop.run_until_complete(sandbox.stop())
+    assert engine.containers(all=True, filters={"label": f"muscode.instance={instance}"}) == []
+    assert not root.exists()
+
+
+def test_start_sweeps_what_a_dead_server_left(loop: asyncio.AbstractEventLoop) -> None:
+    first = make_sandbox(loop, runtime=RUNTIME, pool_size=0)
+    engine = api(first)
+    # A container as a crashed server would have left it: our label, an owner whose
+    # process is gone (pid 1 never has this start time).
+    orphan = engine.create_container(
+        "muscode-runner:latest",
+        ["true"],
+        labels={"muscode.sandbox": "1", "muscode.owner": "1.0", "muscode.instance": "dead"},
+        host_config=engine.create_host_config(network_mode="none"),
+    )["Id"]
+    try:
+        loop.run_until_complete(first.stop())
+        second = make_sandbox(loop, runtime=RUNTIME, pool_size=0)
+        try:
+            remaining = engine.containers(all=True, filters={"id": orphan})
+            assert remaining == [], "the startup sweep left a dead owner's container"
+        finally:
+            loop.run_until_complete(second.stop())
+    finally:
+        if engine.containers(all=True, filters={"id": orphan}):
+            engine.remove_container(orphan, force=True)
+
+
+def test_check_names_the_command_that_builds_a_missing_image(
+    loop: asyncio.AbstractEventLoop,
+) -> None:
+    try:
+        from muscode_ext.execution.docker import DockerSandbox
+    except ImportError as exc:
+        unavailable(str(exc))
+        raise
+    sandbox = DockerSandbox(runtime=RUNTIME, image="muscode-runner:no-such-tag", pool_size=0)
+    try:
+        problem = loop.run_until_complete(sandbox.check())
+        if problem is not None and "unreachable" in problem:
+            unavailable(problem)
+        assert problem is not None and "docker/build-images.sh" in problem, problem
+    finally:
+        loop.run_until_complete(sandbox.stop())
+
+
+def test_runsc_runs_hello_world(loop: asyncio.AbstractEventLoop) -> None:
+    """gVisor works as a runtime here, whatever runtime the rest of the suite uses."""
+    sandbox = make_sandbox(loop, runtime="runsc", pool_size=0)
+    try:
+        program = "import os\nprint('hello', os.getuid(), os.uname().release)"
+        result = loop.run_until_complete(execute(sandbox, python_job(program), limits=LIMITS))
+        assert result.verdict == "accepted", result
+        hello, uid, kernel = result.stdout.split()
+        assert (hello, uid) == ("hello", "65534")
+        # gVisor's own kernel answers, not the host's.
+        assert kernel != os.uname().release, kernel
+    finally:
+        loop.run_until_complete(sandbox.stop())
