@@ -215,7 +215,7 @@ def runner(backend: Backend) -> Runner:
 
 
 def _uid_processes(uid: int) -> dict[int, str]:
-    """Live (non-zombie) processes of ``uid``: pid -> their cgroup membership text."""
+    """Live (non-zombie) processes of ``uid``: pid -> their state and cgroups."""
     found: dict[int, str] = {}
     for entry in os.scandir("/proc"):
         if not entry.name.isdigit():
@@ -228,9 +228,11 @@ def _uid_processes(uid: int) -> dict[int, str]:
         fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
         if fields.get("Uid", "").split()[:1] != [str(uid)]:
             continue
-        if fields.get("State", "").strip().startswith("Z"):
-            continue  # already dead; its parent reaps it
-        found[int(entry.name)] = cgroups
+        state = fields.get("State", "").strip()
+        if state.startswith(("Z", "X")):
+            continue  # already dead; its parent (maybe the host's init) reaps it
+        ppid = fields.get("PPid", "").strip()
+        found[int(entry.name)] = f"state {state}, parent {ppid}, cgroups {cgroups!r}"
     return found
 
 
@@ -263,9 +265,9 @@ def _local_leftovers(sandbox: LocalSandbox, before: set[int]) -> list[str]:
                 problems.append(f"more parked launchers than prestart: {sorted(idle)}")
     for pid, membership in _uid_processes(SANDBOX_UID).items():
         if any(token in membership for token in tokens):
-            problems.append(f"process {pid} is still running in the sandbox's cgroups")
+            problems.append(f"process {pid} is still in the sandbox's cgroups: {membership}")
         elif pid not in before and not _foreign(membership):
-            problems.append(f"new process {pid} of uid {SANDBOX_UID} outside any cgroup")
+            problems.append(f"new process {pid} of uid {SANDBOX_UID}: {membership}")
     return problems
 
 
@@ -274,7 +276,7 @@ def _docker_leftovers(sandbox: Sandbox, before: set[int]) -> list[str]:
     # of this sandbox that are not part of its warm pool). Until then only processes of
     # the sandbox user outside any container are checked.
     return [
-        f"new process {pid} of uid {SANDBOX_UID} outside any container"
+        f"new process {pid} of uid {SANDBOX_UID} outside any container: {membership}"
         for pid, membership in _uid_processes(SANDBOX_UID).items()
         if pid not in before and not _foreign(membership)
     ]
