@@ -8,6 +8,7 @@ The HTTP layer and the worker call :func:`execute`; backends only implement
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -147,10 +148,14 @@ async def execute(
     """
     result: ExecutionOutcome | None = None
     try:
-        async with sandbox.prepare(job) as program:
-            result = await _execute_prepared(
-                program, limits, stdin, expected_output, tests, on_output, cancel
-            )
+        async with contextlib.AsyncExitStack() as stack:
+            program = await _prepare(stack, sandbox, job, cancel)
+            if program is None:
+                result = _cancelled(tests)
+            else:
+                result = await _execute_prepared(
+                    program, limits, stdin, expected_output, tests, on_output, cancel
+                )
     except (SandboxUnavailable, asyncio.CancelledError):
         raise
     except Exception as exc:
@@ -167,6 +172,45 @@ async def execute(
         return ExecutionOutcome(verdict=INTERNAL_ERROR, message=message)
     assert result is not None
     return result
+
+
+def _cancelled(tests: Sequence[TestCase] | None) -> ExecutionOutcome:
+    message = "The run was cancelled."
+    return ExecutionOutcome(
+        verdict=CANCELLED,
+        message=message,
+        tests=None
+        if not tests
+        else [TestResult(name=t.name, verdict=CANCELLED, message=message) for t in tests],
+    )
+
+
+async def _prepare(
+    stack: contextlib.AsyncExitStack, sandbox: Sandbox, job: Job, cancel: asyncio.Event | None
+) -> Program | None:
+    """Enter ``sandbox.prepare(job)`` on ``stack`` (compiling); None if cancelled first.
+
+    A compile can take seconds (javac, or a compile-time bomb running to its limit), so
+    ``cancel`` interrupts it too: the backend's context then cleans up by itself.
+    """
+    entering = asyncio.ensure_future(stack.enter_async_context(sandbox.prepare(job)))
+    if cancel is None:
+        return await entering
+    stop = asyncio.ensure_future(cancel.wait())
+    try:
+        await asyncio.wait({entering, stop}, return_when=asyncio.FIRST_COMPLETED)
+    except asyncio.CancelledError:
+        entering.cancel()
+        stop.cancel()
+        await asyncio.wait({entering})
+        raise
+    stop.cancel()
+    if not entering.done():
+        entering.cancel()
+        await asyncio.wait({entering})
+        if entering.cancelled() or entering.exception() is not None:
+            return None
+    return entering.result()
 
 
 async def _execute_prepared(

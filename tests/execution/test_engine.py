@@ -76,7 +76,9 @@ class ScriptedSandbox(Sandbox):
         fail: bool = False,
         hang: bool = False,
         unavailable: bool = False,
+        slow_compile: bool = False,
     ) -> None:
+        self.slow_compile = slow_compile
         self.outcomes = list(outcomes)
         self.compile_outcome = compile_outcome
         self.fail = fail
@@ -99,6 +101,8 @@ class ScriptedSandbox(Sandbox):
             raise SandboxUnavailable("no sandbox today")
         self.prepared += 1
         try:
+            if self.slow_compile:
+                await asyncio.sleep(60)
             yield ScriptedProgram(self)
         finally:
             self.cleaned += 1
@@ -253,3 +257,36 @@ def test_async_and_sync_output_callbacks() -> None:
         )
     )
     assert seen == [("stdout", b"a"), ("stdout", b"b")]
+
+
+def test_cancel_event_interrupts_a_long_compile() -> None:
+    sandbox = ScriptedSandbox(slow_compile=True)
+
+    async def scenario() -> tuple[ExecutionOutcome, float]:
+        cancel = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        loop.call_later(0.05, cancel.set)
+        t0 = loop.time()
+        result = await execute(sandbox, JOB, limits=LIMITS, tests=[TestCase("a")], cancel=cancel)
+        return result, loop.time() - t0
+
+    result, took = asyncio.run(scenario())
+    assert result.verdict == "cancelled"
+    assert [t.verdict for t in result.tests or []] == ["cancelled"]
+    assert took < 5
+    assert sandbox.prepared == 1 and sandbox.cleaned == 1  # the context cleaned up
+    assert sandbox.stdins == []
+
+
+def test_cancelling_the_task_during_compile_cleans_up() -> None:
+    sandbox = ScriptedSandbox(slow_compile=True)
+
+    async def scenario() -> None:
+        task = asyncio.ensure_future(execute(sandbox, JOB, limits=LIMITS, cancel=asyncio.Event()))
+        await asyncio.sleep(0.05)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    asyncio.run(scenario())
+    assert sandbox.cleaned == 1

@@ -329,3 +329,24 @@ public class Main {
     assert result.verdict == "accepted", result
     assert result.stdout == "stopped\n"
     assert "warning" in result.stderr
+
+
+def test_cancel_event_interrupts_a_compile(runner: Runner) -> None:
+    # Reading /dev/random never ends: only the compile limit (20 s here) would stop it.
+    job = runner.job(
+        "c",
+        "#include </dev/random>\nint main(void) { return 0; }",
+        compile_limits=Limits(cpu_time_ms=20_000, wall_time_ms=20_000, memory_mb=256),
+    )
+
+    async def scenario() -> tuple[str, float]:
+        cancel = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        loop.call_later(0.5, cancel.set)
+        t0 = loop.time()
+        result = await runner.execute(job, cancel=cancel)
+        return result.verdict, loop.time() - t0
+
+    verdict, took = runner.call(scenario())
+    assert verdict == "cancelled"
+    assert took < 5
