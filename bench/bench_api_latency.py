@@ -34,9 +34,11 @@ HELLO = {
     "javascript": ("main.js", "console.log('hello')\n"),
     "php": ("main.php", "<?php echo 'hello', PHP_EOL;\n"),
     "c": ("main.c", '#include <stdio.h>\nint main(void){puts("hello");return 0;}\n'),
-    "cpp": ("main.cpp", "#include <iostream>\nint main(){std::cout<<\"hello\\n\";}\n"),
-    "java": ("Main.java", 'public class Main{public static void main(String[] a){'
-             'System.out.println("hello");}}\n'),
+    "cpp": ("main.cpp", '#include <iostream>\nint main(){std::cout<<"hello\\n";}\n'),
+    "java": (
+        "Main.java",
+        'public class Main{public static void main(String[] a){System.out.println("hello");}}\n',
+    ),
 }
 HOST_COMMANDS = {
     "python": ["python3 main.py"],
@@ -51,7 +53,7 @@ TOKEN = "bench-token"
 
 def pct(values: list[float], q: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 def time_host(language: str, runs: int) -> list[float]:
@@ -79,9 +81,22 @@ def time_docker_run(language: str, runs: int, image: str) -> list[float]:
         for _ in range(runs):
             start = time.perf_counter()
             subprocess.run(
-                ["docker", "run", "--rm", "--network=none", "-v", f"{d}:/src:ro", "-w", "/src",
-                 image, "sh", "-c", script],
-                check=True, capture_output=True,
+                [
+                    "docker",
+                    "run",
+                    "--rm",
+                    "--network=none",
+                    "-v",
+                    f"{d}:/src:ro",
+                    "-w",
+                    "/src",
+                    image,
+                    "sh",
+                    "-c",
+                    script,
+                ],
+                check=True,
+                capture_output=True,
             )
             out.append(time.perf_counter() - start)
     return out
@@ -97,15 +112,28 @@ class Server:
     def __init__(self, backend: str) -> None:
         self.port = free_port()
         self.dir = tempfile.mkdtemp(prefix="muscode-bench-")
-        env = {**os.environ, "JUPYTER_DATA_DIR": f"{self.dir}/data",
-               "JUPYTER_RUNTIME_DIR": f"{self.dir}/rt", "MUSCODE_SANDBOX": backend}
+        env = {
+            **os.environ,
+            "JUPYTER_DATA_DIR": f"{self.dir}/data",
+            "JUPYTER_RUNTIME_DIR": f"{self.dir}/rt",
+            "MUSCODE_SANDBOX": backend,
+        }
         jupyter = Path(sys.executable).parent / "jupyter-muscode"
         self.proc = subprocess.Popen(
-            [str(jupyter), "--no-browser", "--ip=127.0.0.1", f"--port={self.port}",
-             f"--ServerApp.token={TOKEN}", "--allow-root",
-             "--MuscodeApp.run_rate_limit=1000000/minute", "--MuscodeApp.max_active_runs=0",
-             "--MuscodeApp.workers=2"],
-            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            [
+                str(jupyter),
+                "--no-browser",
+                "--ip=127.0.0.1",
+                f"--port={self.port}",
+                f"--ServerApp.token={TOKEN}",
+                "--allow-root",
+                "--MuscodeApp.run_rate_limit=1000000/minute",
+                "--MuscodeApp.max_active_runs=0",
+                "--MuscodeApp.workers=2",
+            ],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
@@ -117,19 +145,28 @@ class Server:
         raise SystemExit(f"the {backend} server did not start")
 
     def get(self, path: str) -> object:
-        req = urllib.request.Request(f"http://127.0.0.1:{self.port}/api/muscode/v1/{path}",
-                                     headers={"Authorization": f"token {TOKEN}"})
+        req = urllib.request.Request(
+            f"http://127.0.0.1:{self.port}/api/muscode/v1/{path}",
+            headers={"Authorization": f"token {TOKEN}"},
+        )
         with urllib.request.urlopen(req, timeout=30) as r:
             return json.loads(r.read())
 
     def run(self, language: str) -> float:
         name, source = HELLO[language]
-        body = json.dumps({"language": language, "files": [{"path": name, "content": source}],
-                           "expected_output": "hello"}).encode()
+        body = json.dumps(
+            {
+                "language": language,
+                "files": [{"path": name, "content": source}],
+                "expected_output": "hello",
+            }
+        ).encode()
         req = urllib.request.Request(
             f"http://127.0.0.1:{self.port}/api/muscode/v1/executions?wait=true&timeout=120",
-            data=body, method="POST",
-            headers={"Authorization": f"token {TOKEN}", "Content-Type": "application/json"})
+            data=body,
+            method="POST",
+            headers={"Authorization": f"token {TOKEN}", "Content-Type": "application/json"},
+        )
         start = time.perf_counter()
         with urllib.request.urlopen(req, timeout=150) as r:
             result = json.loads(r.read())
@@ -189,18 +226,23 @@ def main() -> None:
                 server.run(lang)  # warm-up (pools, page cache, JIT caches)
                 api = [server.run(lang) for _ in range(args.runs)]
                 host = statistics.median(floors[lang])
-                line = (f"| {lang} | {host * 1000:.0f} | {statistics.median(api) * 1000:.0f} | "
-                        f"{pct(api, 0.9) * 1000:.0f} | {statistics.median(api) / host:.2f} |")
+                line = (
+                    f"| {lang} | {host * 1000:.0f} | {statistics.median(api) * 1000:.0f} | "
+                    f"{pct(api, 0.9) * 1000:.0f} | {statistics.median(api) / host:.2f} |"
+                )
                 if backend == "docker":
-                    plain = statistics.median(time_docker_run(lang, max(5, args.runs // 3),
-                                                              args.image))
+                    plain = statistics.median(
+                        time_docker_run(lang, max(5, args.runs // 3), args.image)
+                    )
                     line += f" {plain * 1000:.0f} | {statistics.median(api) / plain:.2f} |"
                 print(line, flush=True)
             for lang in ("python", "c"):
                 if lang in languages:
                     rate = sustained(server, lang, clients=6, seconds=args.seconds)
-                    print(f"\nsustained {lang} hello worlds, 6 clients, {backend}: "
-                          f"{rate:.1f} runs/s ({rate / (os.cpu_count() or 1):.1f} per core)")
+                    print(
+                        f"\nsustained {lang} hello worlds, 6 clients, {backend}: "
+                        f"{rate:.1f} runs/s ({rate / (os.cpu_count() or 1):.1f} per core)"
+                    )
             print()
         finally:
             server.stop()
