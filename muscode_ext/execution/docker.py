@@ -116,16 +116,25 @@ _MARK = b"\0muscode-end "
 # gVisor the files may be missing: the counters stay 0 and the engine's OOMKilled (the
 # whole sandbox dies there) decides.
 _COUNTERS_SCRIPT = [
-    "MUSCODE_OOM=0; MUSCODE_PIDS=0",
+    "MUSCODE_OOM=0; MUSCODE_PIDS=0; MUSCODE_CPU=0; MUSCODE_MEM=0",
     "for f in /sys/fs/cgroup/memory/memory.oom_control /sys/fs/cgroup/memory.events; do",
     '  [ -r "$f" ] && while read -r k v; do [ "$k" = oom_kill ] && MUSCODE_OOM=$v; done < "$f"',
     "done",
     "for f in /sys/fs/cgroup/pids/pids.events /sys/fs/cgroup/pids.events; do",
     '  [ -r "$f" ] && while read -r k v; do [ "$k" = max ] && MUSCODE_PIDS=$v; done < "$f"',
     "done",
+    # CPU ns and peak memory bytes as the container's own cgroup saw them: what the host
+    # uses when it cannot read the host's cgroupfs (the Engine's stats are only samples).
+    "f=/sys/fs/cgroup/cpuacct/cpuacct.usage; [ -r $f ] && read -r MUSCODE_CPU < $f",
+    "f=/sys/fs/cgroup/cpu.stat; [ -r $f ] && while read -r k v; do",
+    '  [ "$k" = usage_usec ] && MUSCODE_CPU=$((v * 1000)); done < $f',
+    "for f in /sys/fs/cgroup/memory/memory.max_usage_in_bytes /sys/fs/cgroup/memory.peak; do",
+    '  [ -r "$f" ] && read -r MUSCODE_MEM < "$f"',
+    "done",
 ]
-# Processes in the container that are not the program: PID 1's sh, and cp/tar briefly.
-_PIDS_OVERHEAD = 2
+# Tasks in the container that are not the program: PID 1's sh (cp and tar run alone,
+# before and after the program).
+_PIDS_OVERHEAD = 1
 # gVisor's own threads (sentry, gofer, and on the ptrace platform stub processes and
 # tracer threads: about 8 host tasks per sandboxed process, and a fork bomb held at 33
 # processes inside peaked at 908 on the host, measured) count against the host pids
@@ -562,6 +571,9 @@ class _Execution:
         #: The cgroup counters of the marker: OOM kills, forks refused by the pids limit.
         self.oom_kills = 0
         self.forks_refused = 0
+        #: CPU ns and peak memory the container's cgroup saw, from the marker (0: unknown).
+        self.inside_cpu_ns = 0
+        self.inside_mem_peak = 0
 
     async def run(self) -> RunOutcome:
         sb = self.sandbox
@@ -683,11 +695,12 @@ class _Execution:
                     at = -1  # too long for the status and counters: not a marker
                 break
             fields = data[at + len(self.marker) : end].split(b" ")
-            if len(fields) == 3 and all(f.isdigit() for f in fields):
+            if len(fields) == 5 and all(f.isdigit() for f in fields):
                 self._accept(stream, data[:at])
                 self.ended[stream] = int(fields[0])
                 self.oom_kills = max(self.oom_kills, int(fields[1]))
                 self.forks_refused = max(self.forks_refused, int(fields[2]))
+                self.inside_cpu_ns, self.inside_mem_peak = int(fields[3]), int(fields[4])
                 if all(v is not None for v in self.ended.values()):
                     self.t_end = time.monotonic()
                     self.streams_done.set()
@@ -854,6 +867,12 @@ class _Execution:
     def _measure_final(self) -> None:
         cg, parent = self.sandbox._cgroups, self.slot.cgroup_parent
         if cg is None or parent is None:
+            # No host cgroupfs: the container's own view at the program's end beats the
+            # Engine's last sample (it includes the idle shell's few ms and KB).
+            if self.inside_cpu_ns:
+                self.cpu_used = max(self.cpu_used or 0, self.inside_cpu_ns)
+            if self.inside_mem_peak:
+                self.mem_peak = max(self.mem_peak or 0, self.inside_mem_peak)
             return
         # The container's own cgroup is gone by now; its parent's hierarchical counters
         # still hold everything it used.
@@ -1436,7 +1455,7 @@ class DockerSandbox(Sandbox):
             lines.append(f"ulimit -v {address_space_kb}")
         if self.runtime == "runsc":
             # gVisor counts processes per sandbox; the host pids limit counts its threads.
-            lines.append(f"ulimit -p {limits.processes + 1}")
+            lines.append(f"ulimit -p {limits.processes + _PIDS_OVERHEAD}")
         for key, value in job.language.env.items():
             if not _ENV_NAME.fullmatch(key):
                 raise ValueError(f"invalid environment variable name {key!r}")
@@ -1455,8 +1474,9 @@ class DockerSandbox(Sandbox):
             lines.append(f"(exec {command} 2>&3 3>&-)")
         lines += ["MUSCODE_STATUS=$?", *_COUNTERS_SCRIPT]
         end = (
-            "printf '\\000muscode-end %s %s %s %s\\n'"
+            "printf '\\000muscode-end %s %s %s %s %s %s\\n'"
             ' "$MUSCODE_NONCE" "$MUSCODE_STATUS" "$MUSCODE_OOM" "$MUSCODE_PIDS"'
+            ' "$MUSCODE_CPU" "$MUSCODE_MEM"'
         )
         lines += [end, f"{end} >&3", 'exit "$MUSCODE_STATUS"']
         return "\n".join(lines) + "\n"
