@@ -1,0 +1,237 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+import { describe, expect, it } from 'vitest';
+
+import {
+  capabilitiesFrom,
+  CLIENT_PATHS,
+  fillPath,
+  makeSettings,
+  MuscodeAPIError,
+  MuscodeClient,
+  openapiPaths,
+  queryString,
+  requestAPI
+} from '../src/request';
+import { FakeServer } from './fakeserver';
+
+const SPEC = readFileSync(join(__dirname, '..', '..', 'muscode_ext', 'openapi.yaml'), 'utf-8');
+
+describe('paths and queries', () => {
+  it('fills templates with encoded values', () => {
+    expect(
+      fillPath('/projects/{project_id}/files/{file_id}', { project_id: 'a b', file_id: 'c/d' })
+    ).toBe('/projects/a%20b/files/c%2Fd');
+    expect(fillPath('/classes/{class_id}/members/{name}', { class_id: '1', name: 'ada' })).toBe(
+      '/classes/1/members/ada'
+    );
+  });
+
+  it('refuses a missing parameter', () => {
+    expect(() => fillPath('/projects/{project_id}', { project_id: '' })).toThrow(/project_id/);
+  });
+
+  it('builds query strings from the defined values only', () => {
+    expect(queryString({ a: 1, b: undefined, c: null, d: true, e: 'x y' })).toBe(
+      '?a=1&d=true&e=x%20y'
+    );
+    expect(queryString({})).toBe('');
+    expect(queryString()).toBe('');
+  });
+});
+
+describe('requestAPI', () => {
+  it('sends JSON with the token and parses the reply', async () => {
+    const server = new FakeServer();
+    server.addProject('hello');
+    const client = new MuscodeClient(server.settings());
+    const created = await client.createProject({ name: 'second', language: 'python' });
+    expect(created.name).toBe('second');
+    const sent = server.requests[0];
+    expect(sent.method).toBe('POST');
+    const url = new URL(sent.url);
+    expect(url.origin + url.pathname).toBe('http://lab.test/base/api/muscode/v1/projects');
+    expect(sent.body).toEqual({ name: 'second', language: 'python' });
+    expect(sent.headers.get('Content-Type')).toBe('application/json');
+    expect(sent.headers.get('Authorization')).toBe('token secret-token');
+    const names = (await client.listProjects()).map(p => p.name);
+    expect(names).toEqual(['hello', 'second']);
+  });
+
+  it('gives undefined for 204', async () => {
+    const server = new FakeServer();
+    const p = server.addProject('gone');
+    const client = new MuscodeClient(server.settings());
+    await expect(client.deleteProject(p.id)).resolves.toBeUndefined();
+    expect(server.projects[0].deleted_at).not.toBeNull();
+  });
+
+  it('turns an error reply into a MuscodeAPIError with the server sentence', async () => {
+    const server = new FakeServer();
+    const p = server.addProject('hello', 'python', { 'main.py': 'print(1)' });
+    const client = new MuscodeClient(server.settings());
+    const f = server.files[0];
+    server.changeElsewhere(f.id, 'print(2)');
+    const err = await client
+      .updateFile(p.id, f.id, { content: 'print(3)', version: 1 })
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(MuscodeAPIError);
+    const e = err as MuscodeAPIError;
+    expect(e.status).toBe(409);
+    expect(e.reason).toBe('stale_version');
+    expect(e.isStaleVersion).toBe(true);
+    expect(e.message).toBe('changed since version 1');
+    expect(e.response?.status).toBe(409);
+  });
+
+  it('keeps field errors and names them in describe()', async () => {
+    const settings = new FakeServer().settings({
+      fetch: async () =>
+        new Response(
+          JSON.stringify({
+            message: 'invalid request',
+            reason: 'invalid',
+            errors: [{ field: 'limits.memory_mb', message: 'at most 1024' }]
+          }),
+          { status: 422, headers: { 'Content-Type': 'application/json', 'Retry-After': '3' } }
+        )
+    });
+    const err = (await requestAPI(settings, 'executions', { method: 'POST', body: {} }).catch(
+      (e: unknown) => e
+    )) as MuscodeAPIError;
+    expect(err.errors).toEqual([{ field: 'limits.memory_mb', message: 'at most 1024' }]);
+    expect(err.describe()).toBe('invalid request (limits.memory_mb: at most 1024)');
+    expect(err.retryAfter).toBe(3);
+  });
+
+  it('explains a missing endpoint (a 404 page that is not JSON)', async () => {
+    const client = new MuscodeClient(new FakeServer().settings());
+    const err = (await client.listClasses().catch((e: unknown) => e)) as MuscodeAPIError;
+    expect(err.status).toBe(404);
+    expect(err.isNotFound).toBe(true);
+    expect(err.reason).toBe('http_404');
+    expect(err.message).toBe('The MUSCode server has no /classes endpoint (404)');
+  });
+
+  it('reports an unreachable server with status 0', async () => {
+    const settings = new FakeServer().settings({
+      fetch: async () => {
+        throw new TypeError('Failed to fetch');
+      }
+    });
+    const err = (await requestAPI(settings, 'me').catch((e: unknown) => e)) as MuscodeAPIError;
+    expect(err.status).toBe(0);
+    expect(err.reason).toBe('network_error');
+    expect(err.message).toContain('http://lab.test/base/');
+    expect(err.message).toContain('Failed to fetch');
+  });
+
+  it('rejects a 2xx reply that is not valid JSON', async () => {
+    const settings = new FakeServer().settings({
+      fetch: async () =>
+        new Response('{oops', { status: 200, headers: { 'Content-Type': 'application/json' } })
+    });
+    await expect(requestAPI(settings, 'me')).rejects.toMatchObject({ reason: 'malformed_reply' });
+  });
+
+  it('returns text bodies as strings (openapi.yaml, grades.csv)', async () => {
+    const settings = new FakeServer().settings({
+      fetch: async () =>
+        new Response('openapi: 3.1.0\n', {
+          status: 200,
+          headers: { 'Content-Type': 'application/yaml' }
+        })
+    });
+    expect(await new MuscodeClient(settings).openapi()).toBe('openapi: 3.1.0\n');
+  });
+
+  it('sends POST /executions with wait and timeout, and reads the status', async () => {
+    const server = new FakeServer();
+    server.runReplies.push({ status: 202, body: server.execution({ status: 'running' }) });
+    const client = new MuscodeClient(server.settings());
+    const reply = await client.createExecution(
+      { language: 'python', source: 'print(1)', stdin: 'x' },
+      { wait: true, timeout: 30 }
+    );
+    expect(reply.status).toBe(202);
+    expect(reply.body.status).toBe('running');
+    const url = new URL(server.requests[0].url);
+    expect(url.searchParams.get('wait')).toBe('true');
+    expect(url.searchParams.get('timeout')).toBe('30');
+  });
+});
+
+describe('websocket URLs and server URL settings', () => {
+  it('puts the token on the stream URL of this server', () => {
+    const client = new MuscodeClient(new FakeServer().settings());
+    expect(client.streamUrl('run 1')).toBe(
+      'ws://lab.test/base/api/muscode/v1/executions/run%201/stream?token=secret-token'
+    );
+    expect(client.eventsUrl()).toBe('ws://lab.test/base/api/muscode/v1/events?token=secret-token');
+  });
+
+  it('uses this server when serverUrl is empty', () => {
+    const base = new FakeServer().settings();
+    expect(makeSettings('', base)).toBe(base);
+    expect(makeSettings('   ', base)).toBe(base);
+  });
+
+  it('points at another server without sending this server token', () => {
+    const base = new FakeServer().settings();
+    const hub = makeSettings('https://hub.example.org/services/muscode', base);
+    expect(hub.baseUrl).toBe('https://hub.example.org/services/muscode/');
+    expect(hub.wsUrl).toBe('wss://hub.example.org/services/muscode/');
+    expect(hub.token).toBe('');
+    const client = new MuscodeClient(hub);
+    expect(client.apiUrl).toBe('https://hub.example.org/services/muscode/api/muscode/v1');
+    expect(client.streamUrl('e1')).toBe(
+      'wss://hub.example.org/services/muscode/api/muscode/v1/executions/e1/stream'
+    );
+  });
+
+  it('resolves a path against this server origin', () => {
+    const base = new FakeServer().settings();
+    expect(makeSettings('/services/muscode/', base).baseUrl).toBe(
+      'http://lab.test/services/muscode/'
+    );
+  });
+
+  it('refuses a URL that is not http(s)', () => {
+    expect(() => makeSettings('ftp://x/', new FakeServer().settings())).toThrow(/http/);
+  });
+});
+
+describe('capabilities from the served OpenAPI document', () => {
+  it('reads the top-level paths of muscode_ext/openapi.yaml', () => {
+    const paths = openapiPaths(SPEC);
+    for (const p of ['/health', '/projects', '/projects/{project_id}/files/{file_id}']) {
+      expect(paths.has(p)).toBe(true);
+    }
+    // nothing from below the paths (parameters, responses, schemas)
+    for (const p of paths) {
+      expect(p.startsWith('/')).toBe(true);
+    }
+    const listed = SPEC.split('\n').filter(l => /^ {2}\/\S*:\s*$/.test(l)).length;
+    expect(paths.size).toBe(listed);
+  });
+
+  it('reads JSON documents and quoted keys too', () => {
+    expect([...openapiPaths('{"paths": {"/a": {}, "/b/{id}": {}}}')]).toEqual(['/a', '/b/{id}']);
+    const yaml =
+      'openapi: 3.1.0\npaths:\n  "/x":\n    get: {}\n  \'/y\':\n    get: {}\ncomponents:\n  schemas: {}\n';
+    expect([...openapiPaths(yaml)]).toEqual(['/x', '/y']);
+  });
+
+  it('derives what the UI may offer', () => {
+    const none = capabilitiesFrom(new Set(['/projects']));
+    expect(none).toMatchObject({
+      stream: false,
+      cancel: false,
+      classes: false,
+      assignments: false
+    });
+    const all = capabilitiesFrom(new Set(CLIENT_PATHS));
+    expect(all).toMatchObject({ stream: true, cancel: true, classes: true, assignments: true });
+  });
+});
