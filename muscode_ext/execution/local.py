@@ -1142,9 +1142,8 @@ class LocalSandbox(Sandbox):
         await self._ensure_init()
         if self._mode is None:
             raise SandboxUnavailable(self._problem or "the local sandbox cannot run code")
-        job_dir = await asyncio.to_thread(self._make_job_dir)
+        job_dir = await asyncio.to_thread(self._make_job_dir, job)
         try:
-            await asyncio.to_thread(self._write_sources, job, job_dir)
             program = _LocalProgram(self, job, job_dir)
             if job.language.compiled:
                 program.compile = await self._compile(job, job_dir)
@@ -1247,9 +1246,8 @@ class LocalSandbox(Sandbox):
             files=(SourceFile("probe.txt", b"probe\n"),),
             main="probe.txt",
         )
-        job_dir = await asyncio.to_thread(self._make_job_dir)
+        job_dir = await asyncio.to_thread(self._make_job_dir, job)
         try:
-            await asyncio.to_thread(self._write_sources, job, job_dir)
             outcome = await self._run_command(
                 ["cat", "probe.txt"],
                 job=job,
@@ -1310,7 +1308,8 @@ class LocalSandbox(Sandbox):
             root.chmod(0o750)
         return root
 
-    def _make_job_dir(self) -> Path:
+    def _make_job_dir(self, job: Job | None = None) -> Path:
+        """A private job directory, with ``job``'s sources written into its box."""
         assert self._work_root is not None
         job_dir = Path(tempfile.mkdtemp(prefix=f"job-{os.getpid()}-", dir=self._work_root))
         box = job_dir / "box"
@@ -1319,6 +1318,12 @@ class LocalSandbox(Sandbox):
             for path in (job_dir, box):
                 os.chown(path, 0, SANDBOX_GID)
                 path.chmod(0o750)
+        if job is not None:
+            try:
+                self._write_sources(job, job_dir)
+            except BaseException:
+                _remove_tree(job_dir)
+                raise
         return job_dir
 
     def _write_sources(self, job: Job, job_dir: Path) -> None:
