@@ -235,6 +235,12 @@ def _first_version(text: str) -> str | None:
     return match.group(0) if match else line[:80]
 
 
+def _as_argument(path: str) -> str:
+    """A job path as a command argument: a name like ``-c.py`` would be read as an
+    option by the interpreter or the compiler, ``./-c.py`` is not."""
+    return "./" + path if path.startswith("-") else path
+
+
 def _safe_relpath(path: str) -> PurePosixPath:
     """A job path as a relative path that cannot leave the work dir (or raise)."""
     pure = PurePosixPath(path)
@@ -1345,8 +1351,8 @@ class LocalSandbox(Sandbox):
         limits = job.compile_limits
         argv = language.command(
             language.compile,
-            main=job.main,
-            files=[f.path for f in job.files],
+            main=_as_argument(job.main),
+            files=[_as_argument(f.path) for f in job.files],
             options=job.compiler_options,
             heap_mb=heap_mb_for(limits.memory_mb),
         )
@@ -1672,8 +1678,8 @@ class _LocalProgram(Program):
         language = self.job.language
         argv = language.command(
             language.run,
-            main=self.job.main,
-            files=[f.path for f in self.job.files],
+            main=_as_argument(self.job.main),
+            files=[_as_argument(f.path) for f in self.job.files],
             options=self.job.compiler_options,
             args=self.job.args,
             heap_mb=heap_mb_for(limits.memory_mb),

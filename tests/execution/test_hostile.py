@@ -724,3 +724,40 @@ def test_kernel_attack_surface_syscalls_are_refused(runner: Runner) -> None:
     for name in ("bpf", "keyctl", "add_key", "perf_event_open", "userfaultfd", "mount"):
         assert results[name][0] == -1, (name, results[name])
     assert results["getpid"][0] > 0
+
+
+def test_kill_everything_cannot_reach_another_run(runner: Runner) -> None:
+    # Every run is the same user on the host: only the pid namespace keeps kill(-1)
+    # (and pkill, kill -9 -1) inside one run.
+    victim = runner.job("python", "import time\ntime.sleep(1.5)\nprint('alive')")
+    killer = runner.job(
+        "python",
+        "import os, signal, time\n"
+        "end = time.time() + 1.0\n"
+        "while time.time() < end:\n"
+        "    try:\n"
+        "        os.kill(-1, signal.SIGKILL)\n"
+        "    except OSError:\n"
+        "        pass\n"
+        "    time.sleep(0.01)\n"
+        "print('done')",
+    )
+    limits = Limits(cpu_time_ms=3000, wall_time_ms=8000, memory_mb=128, processes=16)
+
+    async def both() -> tuple[ExecutionOutcome, ExecutionOutcome]:
+        return await asyncio.gather(
+            runner.execute(victim, limits=limits), runner.execute(killer, limits=limits)
+        )
+
+    survivor, killer_result = runner.call(both())
+    assert survivor.verdict == "accepted" and survivor.stdout == "alive\n", survivor
+    assert killer_result.verdict == "accepted", killer_result
+
+
+def test_stdin_the_program_never_reads(runner: Runner) -> None:
+    data = b"x" * (8 << 20)  # far more than a pipe holds
+    t0 = time.monotonic()
+    result = runner.run("python", "print('not reading')", stdin=data, limits=QUICK)
+    assert result.verdict == "accepted", result
+    assert result.stdout == "not reading\n"
+    assert time.monotonic() - t0 < 5

@@ -350,3 +350,18 @@ def test_cancel_event_interrupts_a_compile(runner: Runner) -> None:
     verdict, took = runner.call(scenario())
     assert verdict == "cancelled"
     assert took < 5
+
+
+@pytest.mark.parametrize(
+    ("language", "main", "source"),
+    [
+        ("python", "-v.py", "print('ok')"),
+        ("c", "-xc.c", '#include <stdio.h>\nint main(void) { puts("ok"); return 0; }'),
+    ],
+)
+def test_file_names_that_look_like_options(
+    runner: Runner, language: str, main: str, source: str
+) -> None:
+    result = runner.run(language, source, main=main)
+    assert result.verdict == "accepted", result
+    assert result.stdout == "ok\n"
