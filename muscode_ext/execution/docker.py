@@ -198,6 +198,12 @@ def _owner_of(name: str) -> str:
     return name.split("-", 1)[0]
 
 
+def _as_argument(path: str) -> str:
+    """A job path as a command argument: ``-v.py`` would be read as an option by the
+    interpreter or the compiler, ``./-v.py`` is not."""
+    return "./" + path if path.startswith("-") else path
+
+
 def _safe_relpath(path: str) -> PurePosixPath:
     """A job path as a relative path that cannot leave the work dir (or raise)."""
     pure = PurePosixPath(path)
@@ -605,8 +611,16 @@ class _Execution:
         )
         await self.streams_done.wait()
         status = self.ended["stdout"]
-        # The fast path: run.sh saw the program end (and the cgroup's OOM count).
-        if not self.killed and status is not None and status == self.ended["stderr"]:
+        # The fast path: run.sh saw the program end (and the cgroup's OOM count). A
+        # SIGKILL without an OOM count asks the engine: under gVisor the host's OOM
+        # killer kills a stub process, the program dies of SIGKILL, and the sandbox's
+        # own cgroup files do not count it.
+        if (
+            not self.killed
+            and status is not None
+            and status == self.ended["stderr"]
+            and (status != 128 + 9 or self.oom_kills > 0)
+        ):
             self.exited = True
             await self._stop_tasks()
             self._measure_final()
@@ -1104,10 +1118,14 @@ class DockerSandbox(Sandbox):
                 program.compile = await self._compile(job, job_dir, program.cleanups)
             yield program
         finally:
-            # Every container of the job is gone before the job is.
-            if program.cleanups:
-                await asyncio.shield(asyncio.wait(program.cleanups))
-            await self._call(_remove_tree, job_dir)
+            # Shielded: a second cancellation must not leave the job's files behind.
+            await asyncio.shield(self._end_job(program, job_dir))
+
+    async def _end_job(self, program: _DockerProgram, job_dir: Path) -> None:
+        # Every container of the job is gone before the job is.
+        if program.cleanups:
+            await asyncio.wait(program.cleanups)
+        await self._call(_remove_tree, job_dir)
 
     # -- initialisation
 
@@ -1288,7 +1306,17 @@ class DockerSandbox(Sandbox):
         return await self._new_slot(profile)
 
     async def _new_slot(self, profile: _Profile) -> _Slot:
-        return await self._call(self._create_slot, profile)
+        made = asyncio.ensure_future(self._call(self._create_slot, profile))
+        try:
+            return await asyncio.shield(made)
+        except asyncio.CancelledError:
+            # The thread goes on creating the container: remove it once it exists.
+            def discard(done: asyncio.Future[_Slot]) -> None:
+                if not done.cancelled() and done.exception() is None:
+                    self._discard(done.result())
+
+            made.add_done_callback(discard)
+            raise
 
     def _create_slot(self, profile: _Profile) -> _Slot:
         docker = _sdk()
@@ -1553,8 +1581,8 @@ class DockerSandbox(Sandbox):
         limits = job.compile_limits
         argv = language.command(
             language.compile,
-            main=job.main,
-            files=[f.path for f in job.files],
+            main=_as_argument(job.main),
+            files=[_as_argument(f.path) for f in job.files],
             options=job.compiler_options,
             heap_mb=heap_mb_for(limits.memory_mb),
         )
@@ -1610,8 +1638,8 @@ class _DockerProgram(Program):
         language = self.job.language
         argv = language.command(
             language.run,
-            main=self.job.main,
-            files=[f.path for f in self.job.files],
+            main=_as_argument(self.job.main),
+            files=[_as_argument(f.path) for f in self.job.files],
             options=self.job.compiler_options,
             args=self.job.args,
             heap_mb=heap_mb_for(limits.memory_mb),
