@@ -86,5 +86,13 @@ docker import "${import_args[@]}" \
     "$workdir/rootfs.tar" "$tag" >/dev/null
 docker tag "$tag" "$name:latest"
 
+# Older recipes' images are dead weight (about 700 MB each); one that a container still
+# uses stays.
+for old in $(docker images --format '{{.Repository}}:{{.Tag}}' "$name" | grep ":recipe-"); do
+    if [ "$old" != "$tag" ] && ! docker rmi "$old" >/dev/null 2>&1; then
+        echo "build-images: kept $old (a container still uses it)"
+    fi
+done
+
 size="$(docker image inspect --format '{{.Size}}' "$tag")"
 echo "build-images: built $tag and $name:latest in $(($(date +%s) - start)) s, $((size / 1000000)) MB"
