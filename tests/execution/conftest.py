@@ -271,32 +271,36 @@ def _local_leftovers(sandbox: LocalSandbox, before: set[int]) -> list[str]:
     return problems
 
 
-def _docker_leftovers(sandbox: Sandbox, before: set[int]) -> list[str]:
-    # The docker backend's owner adds the no-leftover-container check here (containers
-    # of this sandbox that are not part of its warm pool). Until then only processes of
-    # the sandbox user outside any container are checked.
-    return [
+def _docker_leftovers(backend: Backend, before: set[int]) -> list[str]:
+    problems = [
         f"new process {pid} of uid {SANDBOX_UID} outside any container: {membership}"
         for pid, membership in _uid_processes(SANDBOX_UID).items()
         if pid not in before and not _foreign(membership)
     ]
+    # The backend's own account of its containers: any that is not idle in its warm
+    # pool is a leftover of a run.
+    list_containers = getattr(backend.sandbox, "leftover_containers", None)
+    if list_containers is not None:
+        names = backend.loop.run_until_complete(list_containers())
+        problems += [f"container left behind: {name}" for name in names]
+    return problems
 
 
-def leftovers(sandbox: Sandbox, before: set[int]) -> list[str]:
-    if isinstance(sandbox, LocalSandbox):
-        return _local_leftovers(sandbox, before)
-    return _docker_leftovers(sandbox, before)
+def leftovers(backend: Backend, before: set[int]) -> list[str]:
+    if isinstance(backend.sandbox, LocalSandbox):
+        return _local_leftovers(backend.sandbox, before)
+    return _docker_leftovers(backend, before)
 
 
 @pytest.fixture
-def no_leftovers(sandbox: Sandbox) -> Iterator[None]:
+def no_leftovers(backend: Backend) -> Iterator[None]:
     """After the test: no process, no file, no cgroup (container) of any run remains."""
     before = set(_uid_processes(SANDBOX_UID))
     yield
     # Teardown in the kernel (pid namespace, cgroup) is asynchronous by a few ms.
     deadline = time.monotonic() + 3
-    problems = leftovers(sandbox, before)
+    problems = leftovers(backend, before)
     while problems and time.monotonic() < deadline:
         time.sleep(0.05)
-        problems = leftovers(sandbox, before)
+        problems = leftovers(backend, before)
     assert not problems, "\n".join(problems)
