@@ -1,0 +1,185 @@
+/**
+ * The dialogs of MUSCode, all built on JupyterLab's `Dialog` (focus trap, Escape,
+ * Enter, theme) with labelled form fields.
+ */
+import { Dialog, InputDialog, showDialog } from '@jupyterlab/apputils';
+import { TranslationBundle } from '@jupyterlab/translation';
+import { Widget } from '@lumino/widgets';
+
+import type { ConflictChoice, IConflict } from './drive';
+import type { Language, ProjectCreate } from './types';
+
+let counter = 0;
+function uid(prefix: string): string {
+  counter += 1;
+  return `${prefix}-${counter}`;
+}
+
+function field(
+  parent: HTMLElement,
+  labelText: string,
+  control: HTMLInputElement | HTMLSelectElement | HTMLTextAreaElement
+): void {
+  const id = uid('muscode-field');
+  const label = document.createElement('label');
+  label.htmlFor = id;
+  label.textContent = labelText;
+  control.id = id;
+  parent.append(label, control);
+}
+
+/** "New project": name, language (available ones only) and description. */
+class ProjectForm extends Widget implements Dialog.IBodyWidget<ProjectCreate> {
+  constructor(trans: TranslationBundle, languages: Language[], language: string) {
+    super();
+    this.addClass('muscode-Form');
+    this._name = document.createElement('input');
+    this._name.type = 'text';
+    this._name.required = true;
+    this._name.maxLength = 100;
+    this._name.placeholder = trans.__('e.g. hello-world');
+    this._name.classList.add('jp-mod-styled', 'muscode-Form-name');
+    this._language = document.createElement('select');
+    this._language.classList.add('jp-mod-styled', 'muscode-Form-language');
+    for (const l of languages) {
+      const option = document.createElement('option');
+      option.value = l.id;
+      option.textContent = l.version ? `${l.name} (${l.version})` : l.name;
+      option.selected = l.id === language;
+      this._language.append(option);
+    }
+    this._description = document.createElement('textarea');
+    this._description.rows = 2;
+    this._description.classList.add('jp-mod-styled', 'muscode-Form-description');
+    field(this.node, trans.__('Project name'), this._name);
+    field(this.node, trans.__('Language'), this._language);
+    field(this.node, trans.__('Description (optional)'), this._description);
+  }
+
+  getValue(): ProjectCreate {
+    return {
+      name: this._name.value.trim(),
+      language: this._language.value,
+      description: this._description.value
+    };
+  }
+
+  private _name: HTMLInputElement;
+  private _language: HTMLSelectElement;
+  private _description: HTMLTextAreaElement;
+}
+
+export async function askNewProject(
+  trans: TranslationBundle,
+  languages: Language[],
+  language: string
+): Promise<ProjectCreate | null> {
+  const result = await showDialog({
+    title: trans.__('New MUSCode project'),
+    body: new ProjectForm(trans, languages, language),
+    focusNodeSelector: 'input',
+    buttons: [
+      Dialog.cancelButton({ label: trans.__('Cancel') }),
+      Dialog.okButton({ label: trans.__('Create') })
+    ]
+  });
+  if (!result.button.accept || !result.value || !result.value.name) {
+    return null;
+  }
+  return result.value;
+}
+
+export async function askText(
+  trans: TranslationBundle,
+  title: string,
+  label: string,
+  text = '',
+  placeholder = ''
+): Promise<string | null> {
+  const result = await InputDialog.getText({
+    title,
+    label,
+    text,
+    placeholder,
+    okLabel: trans.__('OK'),
+    cancelLabel: trans.__('Cancel')
+  });
+  const value = result.value?.trim();
+  return result.button.accept && value ? value : null;
+}
+
+export async function confirm(
+  trans: TranslationBundle,
+  title: string,
+  body: string,
+  acceptLabel: string
+): Promise<boolean> {
+  const result = await showDialog({
+    title,
+    body,
+    buttons: [
+      Dialog.cancelButton({ label: trans.__('Cancel') }),
+      Dialog.warnButton({ label: acceptLabel })
+    ]
+  });
+  return result.button.accept;
+}
+
+/** Stale save: reload the server's version, overwrite it, or keep editing. */
+export async function askConflict(
+  trans: TranslationBundle,
+  conflict: IConflict
+): Promise<ConflictChoice> {
+  const body = document.createElement('div');
+  body.className = 'muscode-ConflictBody';
+  const p1 = document.createElement('p');
+  p1.textContent =
+    conflict.baseVersion === null
+      ? trans.__(
+          '"%1" already exists on the MUSCode server (version %2).',
+          conflict.path,
+          String(conflict.current.version)
+        )
+      : trans.__(
+          '"%1" was saved from somewhere else since you opened it: the server has version %2, your editor is based on version %3.',
+          conflict.path,
+          String(conflict.current.version),
+          String(conflict.baseVersion)
+        );
+  const p2 = document.createElement('p');
+  p2.textContent = trans.__(
+    'Reload to get the server version (your unsaved changes here are dropped), Overwrite to replace it with yours, or Cancel to keep editing without saving.'
+  );
+  body.append(p1, p2);
+  const widget = new Widget({ node: body });
+  const result = await showDialog({
+    title: trans.__('File changed on the server'),
+    body: widget,
+    buttons: [
+      Dialog.cancelButton({ label: trans.__('Cancel'), actions: ['cancel'] }),
+      Dialog.okButton({ label: trans.__('Reload'), actions: ['reload'] }),
+      Dialog.warnButton({ label: trans.__('Overwrite'), actions: ['overwrite'] })
+    ],
+    defaultButton: 0
+  });
+  if (result.button.actions.includes('overwrite')) {
+    return 'overwrite';
+  }
+  if (result.button.actions.includes('reload')) {
+    return 'reload';
+  }
+  return 'cancel';
+}
+
+/** Show a MUSCode error as a dialog with the server's own sentence. */
+export async function showError(
+  trans: TranslationBundle,
+  title: string,
+  message: string
+): Promise<void> {
+  await showDialog({
+    title,
+    body: message,
+    buttons: [Dialog.okButton({ label: trans.__('OK') })]
+  });
+}

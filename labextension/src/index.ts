@@ -1,0 +1,366 @@
+/**
+ * MUSCode for JupyterLab: the side panel, the MUSCode drive, and Run with live output.
+ */
+import { ILayoutRestorer, JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyterlab/application';
+import { ICommandPalette, ToolbarButton } from '@jupyterlab/apputils';
+import { PathExt } from '@jupyterlab/coreutils';
+import { IDocumentManager, IDocumentWidgetOpener } from '@jupyterlab/docmanager';
+import { DocumentRegistry, IDocumentWidget } from '@jupyterlab/docregistry';
+import { IFileBrowserFactory } from '@jupyterlab/filebrowser';
+import { ISettingRegistry } from '@jupyterlab/settingregistry';
+import { ITranslator, nullTranslator, TranslationBundle } from '@jupyterlab/translation';
+import { runIcon, stopIcon } from '@jupyterlab/ui-components';
+import { DisposableDelegate, IDisposable } from '@lumino/disposable';
+import { ISignal, Signal } from '@lumino/signaling';
+
+import { askConflict, askText, showError } from './dialogs';
+import { MuscodeDrive } from './drive';
+import { muscodeIcon } from './icons';
+import { MuscodePanel } from './panel';
+import { capabilitiesFrom, ICapabilities, makeSettings, MuscodeClient } from './request';
+import { describeError, LanguageCatalog } from './runner';
+import { RunManager } from './runmanager';
+import { RunPanel } from './runpanel';
+import type { Me, Project } from './types';
+
+export * from './types';
+export * from './request';
+export { OutputModel } from './output';
+export { MuscodeDrive } from './drive';
+export { LanguageCatalog, RunSession } from './runner';
+
+const PLUGIN_ID = 'muscode-jupyterlab:plugin';
+
+/** Name of the contents drive: its paths look like `MUSCode:project/file.py`. */
+export const DRIVE_NAME = 'MUSCode';
+
+namespace CommandIDs {
+  export const run = 'muscode:run';
+  export const stop = 'muscode:stop';
+  export const openPanel = 'muscode:open-panel';
+  export const newProject = 'muscode:new-project';
+  export const refresh = 'muscode:refresh';
+}
+
+/** What the connected MUSCode server is and offers; reloaded when settings change. */
+class ServerState {
+  constructor(
+    private trans: TranslationBundle,
+    private base: () => MuscodeClient['settings']
+  ) {
+    this.client = new MuscodeClient(base());
+  }
+
+  client: MuscodeClient;
+  catalog = new LanguageCatalog([]);
+  capabilities: ICapabilities = capabilitiesFrom(new Set());
+  me: Me | null = null;
+  status = '';
+
+  get changed(): ISignal<this, void> {
+    return this._changed;
+  }
+
+  configure(serverUrl: string): void {
+    try {
+      this.client = new MuscodeClient(makeSettings(serverUrl, this.base()));
+      this._configError = null;
+    } catch (err) {
+      this.client = new MuscodeClient(this.base());
+      this._configError = describeError(err);
+    }
+  }
+
+  async refresh(): Promise<void> {
+    const [languages, caps, me] = await Promise.allSettled([
+      this.client.languages(),
+      this.client.capabilities(),
+      this.client.me()
+    ]);
+    if (languages.status === 'fulfilled') {
+      this.catalog = new LanguageCatalog(languages.value);
+    }
+    this.capabilities =
+      caps.status === 'fulfilled' ? caps.value : capabilitiesFrom(new Set<string>());
+    this.me = me.status === 'fulfilled' ? me.value : null;
+    const problem = [languages, me].find(r => r.status === 'rejected');
+    if (this._configError) {
+      this.status = this.trans.__('The serverUrl setting is wrong: %1', this._configError);
+    } else if (problem && problem.status === 'rejected') {
+      this.status = describeError(problem.reason);
+    } else {
+      const names = this.catalog.available.map(l => l.name).join(', ');
+      this.status = this.me
+        ? this.trans.__(
+            'Signed in as %1. Runs %2.',
+            this.me.name,
+            names || this.trans.__('no language yet')
+          )
+        : '';
+    }
+    this._changed.emit();
+  }
+
+  /** The live channel failed to open: run the rest with `wait=true`. */
+  streamUnavailable(): void {
+    if (this.capabilities.stream) {
+      this.capabilities = { ...this.capabilities, stream: false };
+      this._changed.emit();
+    }
+  }
+
+  private _changed = new Signal<this, void>(this);
+  private _configError: string | null = null;
+}
+
+/** A file name for a new file of `language` in a project. */
+function starterName(catalog: LanguageCatalog, language: string): string {
+  const ext = catalog.byId(language)?.extensions[0] ?? '.txt';
+  return language === 'java' ? `Main${ext}` : `main${ext}`;
+}
+
+const plugin: JupyterFrontEndPlugin<void> = {
+  id: PLUGIN_ID,
+  description: 'MUSCode: projects drive, Run with live output, classes and assignments.',
+  autoStart: true,
+  requires: [IDocumentManager, IFileBrowserFactory],
+  optional: [
+    ISettingRegistry,
+    ITranslator,
+    ILayoutRestorer,
+    ICommandPalette,
+    IDocumentWidgetOpener
+  ],
+  activate: async (
+    app: JupyterFrontEnd,
+    docManager: IDocumentManager,
+    browserFactory: IFileBrowserFactory,
+    settingRegistry: ISettingRegistry | null,
+    translator: ITranslator | null,
+    restorer: ILayoutRestorer | null,
+    palette: ICommandPalette | null,
+    opener: IDocumentWidgetOpener | null
+  ): Promise<void> => {
+    const trans = (translator ?? nullTranslator).load('muscode');
+    const contents = app.serviceManager.contents;
+    const state = new ServerState(trans, () => app.serviceManager.serverSettings);
+    let defaultLanguage = 'python';
+    let waitTimeout = 60;
+
+    let settings: ISettingRegistry.ISettings | null = null;
+    if (settingRegistry) {
+      try {
+        settings = await settingRegistry.load(PLUGIN_ID);
+      } catch (err) {
+        console.warn('MUSCode: cannot load settings, using the defaults', err);
+      }
+    }
+    const readSettings = () => {
+      if (!settings) {
+        return;
+      }
+      state.configure(String(settings.get('serverUrl').composite ?? ''));
+      defaultLanguage = String(settings.get('defaultLanguage').composite ?? 'python');
+      const timeout = Number(settings.get('waitTimeout').composite);
+      waitTimeout = Number.isFinite(timeout) && timeout > 0 ? timeout : 60;
+    };
+    readSettings();
+
+    const drive = new MuscodeDrive({
+      name: DRIVE_NAME,
+      client: state.client,
+      defaultLanguage: () => defaultLanguage,
+      resolveConflict: conflict => askConflict(trans, conflict),
+      reload: async localPath => {
+        const widget = docManager.findWidget(`${DRIVE_NAME}:${localPath}`, null);
+        const context = widget ? docManager.contextForWidget(widget) : undefined;
+        if (context) {
+          await context.revert();
+          // The editor now shows exactly the server's version.
+          context.model.dirty = false;
+        }
+      }
+    });
+    contents.addDrive(drive);
+    state.changed.connect(() => {
+      drive.client = state.client;
+    });
+
+    const manager = new RunManager({
+      app,
+      docManager,
+      drive,
+      client: () => state.client,
+      catalog: () => state.catalog,
+      capabilities: () => state.capabilities,
+      serverChanged: state.changed,
+      onStreamUnavailable: () => state.streamUnavailable(),
+      waitTimeout: () => waitTimeout,
+      trans
+    });
+
+    // -- the side panel with the drive's file browser ------------------------------------
+    const browser = browserFactory.createFileBrowser('muscode-filebrowser', {
+      driveName: DRIVE_NAME,
+      refreshInterval: 15000
+    });
+    const openProject = async (project: Project) => {
+      await browser.model.cd(`/${project.name}`);
+    };
+    const newFile = async (project: Project) => {
+      const name = await askText(
+        trans,
+        trans.__('New file in %1', project.name),
+        trans.__('File name (a path inside the project)'),
+        starterName(state.catalog, project.language)
+      );
+      if (!name) {
+        return;
+      }
+      const path = `${DRIVE_NAME}:${project.name}/${name.replace(/^\/+/, '')}`;
+      await contents.save(path, { type: 'file', format: 'text', content: '' });
+      await browser.model.cd(`/${PathExt.dirname(`${project.name}/${name}`)}`);
+      docManager.openOrReveal(path);
+    };
+    const panel = new MuscodePanel({
+      drive,
+      trans,
+      catalog: () => state.catalog,
+      defaultLanguage: () => defaultLanguage,
+      serverChanged: state.changed,
+      onOpen: openProject,
+      onNewFile: newFile,
+      client: () => state.client,
+      me: () => state.me,
+      status: () => state.status,
+      browser
+    });
+    app.shell.add(panel, 'left', { rank: 150 });
+    restorer?.add(panel, 'muscode-sidepanel');
+
+    // -- commands ------------------------------------------------------------------------
+    const currentDocument = (): IDocumentWidget | null =>
+      manager.documentOf(app.shell.currentWidget);
+    const currentRunPanel = (): RunPanel | null => {
+      const w = app.shell.currentWidget;
+      return w instanceof RunPanel ? w : null;
+    };
+
+    app.commands.addCommand(CommandIDs.run, {
+      label: trans.__('Run with MUSCode'),
+      caption: trans.__('Run the current file in the MUSCode sandbox'),
+      icon: runIcon,
+      isEnabled: () => {
+        const doc = currentDocument();
+        return currentRunPanel() !== null || (doc !== null && manager.supports(doc.context.path));
+      },
+      execute: async () => {
+        const runPanel = currentRunPanel();
+        if (runPanel) {
+          await runPanel.run();
+          return;
+        }
+        const doc = currentDocument();
+        if (doc) {
+          await manager.run(doc);
+        }
+      }
+    });
+    app.commands.addCommand(CommandIDs.stop, {
+      label: trans.__('Stop the MUSCode run'),
+      icon: stopIcon,
+      execute: async () => {
+        const runPanel = currentRunPanel();
+        if (runPanel) {
+          await runPanel.stop();
+          return;
+        }
+        const doc = currentDocument();
+        if (doc) {
+          await manager.stop(doc.context.path);
+        }
+      }
+    });
+    app.commands.addCommand(CommandIDs.openPanel, {
+      label: trans.__('Show the MUSCode panel'),
+      icon: muscodeIcon,
+      execute: () => app.shell.activateById(panel.id)
+    });
+    app.commands.addCommand(CommandIDs.newProject, {
+      label: trans.__('New MUSCode project…'),
+      execute: () => {
+        app.shell.activateById(panel.id);
+        panel.node.querySelector<HTMLButtonElement>('.muscode-Projects-new')?.click();
+      }
+    });
+    app.commands.addCommand(CommandIDs.refresh, {
+      label: trans.__('Reconnect to the MUSCode server'),
+      execute: async () => {
+        await state.refresh();
+        await browser.model.refresh();
+      }
+    });
+    if (palette) {
+      const category = trans.__('MUSCode');
+      for (const command of Object.values(CommandIDs)) {
+        palette.addItem({ command, category });
+      }
+    }
+
+    // -- Run button on editors; MUSCode files: conflicts are decided by versions ----------
+    const ownConflicts = (context: DocumentRegistry.Context) => {
+      if (manager.isDrivePath(context.path)) {
+        // The drive asks about stale saves by version; JupyterLab's own check by
+        // modification time would ask a second time.
+        context.lastModifiedCheckMargin = Number.MAX_SAFE_INTEGER;
+      }
+    };
+    const runButtons: DocumentRegistry.IWidgetExtension<IDocumentWidget, DocumentRegistry.IModel> =
+      {
+        createNew: (widget, context): IDisposable => {
+          ownConflicts(context);
+          const button = new ToolbarButton({
+            icon: runIcon,
+            label: trans.__('Run'),
+            className: 'muscode-RunButton',
+            tooltip: trans.__('Run this file with MUSCode (Ctrl+Shift+Enter)'),
+            onClick: () => void manager.run(widget)
+          });
+          const update = () => button.setHidden(!manager.supports(context.path));
+          let oldPath = context.path;
+          const moved = (_: unknown, newPath: string) => {
+            // the output panel follows the file; a file moved into the drive is ours
+            manager.renamed(oldPath, newPath);
+            oldPath = newPath;
+            ownConflicts(context);
+            update();
+          };
+          widget.toolbar.insertItem(0, 'muscode-run', button);
+          update();
+          state.changed.connect(update);
+          context.pathChanged.connect(moved);
+          return new DisposableDelegate(() => {
+            state.changed.disconnect(update);
+            context.pathChanged.disconnect(moved);
+            button.dispose();
+          });
+        }
+      };
+    app.docRegistry.addWidgetExtension('Editor', runButtons);
+    opener?.opened.connect((_, widget) => ownConflicts(widget.context));
+
+    if (settings) {
+      settings.changed.connect(() => {
+        readSettings();
+        void state.refresh().then(() => browser.model.refresh());
+      });
+    }
+
+    // The panel shows what the server says; a failure is shown there, not thrown here.
+    void state.refresh().catch(err => {
+      void showError(trans, trans.__('MUSCode'), describeError(err));
+    });
+  }
+};
+
+export default plugin;
