@@ -172,11 +172,16 @@ class ExecutionService:
         self._probed_at = time.monotonic()
 
         async def one(lang: Language) -> None:
-            try:
-                self._versions[lang.id] = await self.sandbox.language_version(lang)
-            except Exception as e:
-                log.warning("probing %s failed: %s", lang.id, e)
-                self._versions[lang.id] = None
+            # A probe that fails with an error (not "runtime missing") is tried again:
+            # one hiccup must not hide a language until the next re-probe.
+            for attempt in range(1, 4):
+                try:
+                    self._versions[lang.id] = await self.sandbox.language_version(lang)
+                    return
+                except Exception as e:
+                    log.warning("probing %s failed (attempt %d): %s", lang.id, attempt, e)
+                    await asyncio.sleep(0.2 * attempt)
+            self._versions[lang.id] = None
 
         # One check first: it initialises the backend once, before the parallel probes.
         problem = await self.sandbox.check()
