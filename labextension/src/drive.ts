@@ -408,6 +408,14 @@ export class MuscodeDrive implements Contents.IDrive {
       this._fileChanged.emit({ type: 'new', oldValue: null, newValue: model });
       return model;
     }
+    if (options.chunk !== undefined) {
+      // JupyterLab uploads files over 1 MB in chunks; a project file is one piece.
+      throw driveError(
+        413,
+        `"${PathExt.basename(relPath)}" is too large to upload into a MUSCode project (over 1 MB)`,
+        'file_too_large'
+      );
+    }
     const { content, encoding } = encodeContent(options);
     if (!file) {
       const created = await this.client.createFile(project.id, {

@@ -74,6 +74,15 @@ describe('MuscodeDrive saving', () => {
     expect(changes).toContain('save:>hello/main.py');
   });
 
+  it('refuses a chunked (over 1 MB) upload instead of saving a piece of it', async () => {
+    const { server, drive } = setup();
+    server.addProject('hello');
+    await expect(
+      drive.save('hello/big.bin', { type: 'file', format: 'base64', content: 'AAAA', chunk: 1 })
+    ).rejects.toMatchObject({ status: 413, reason: 'file_too_large' });
+    expect(server.files).toEqual([]);
+  });
+
   it('creates a file that is not there yet', async () => {
     const { server, drive } = setup();
     server.addProject('hello');
