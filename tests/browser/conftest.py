@@ -63,6 +63,20 @@ def need(what: str, why: str) -> None:
     pytest.skip(message)
 
 
+def require_playwright() -> None:
+    """Skip a test module without Playwright (with CI=true: fail its collection)."""
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        if IN_CI:
+            raise
+        pytest.skip(
+            "Playwright is not installed: pip install playwright (the browser comes from "
+            "Debian: apt-get install chromium)",
+            allow_module_level=True,
+        )
+
+
 # pytest-jupyter (loaded by tests/conftest.py) makes a fresh asyncio loop around
 # every test; Playwright's sync API runs its own. These two no-op overrides keep the
 # browser tests out of pytest-jupyter's loop handling.

@@ -5,9 +5,12 @@ from __future__ import annotations
 import re
 
 import pytest
-from conftest import UNAVAILABLE_LANGUAGE, LabServer
-from labui import LabUI, shot
-from playwright.sync_api import Page, expect
+from conftest import UNAVAILABLE_LANGUAGE, LabServer, require_playwright
+
+require_playwright()
+
+from labui import LabUI, shot  # noqa: E402
+from playwright.sync_api import Page, expect  # noqa: E402
 
 pytestmark = pytest.mark.timeout(300)
 
