@@ -28,11 +28,22 @@ How one run goes, and why:
   on the cap, the wall limit, the CPU limit or cancellation the socket is closed *first*
   and the container killed through the API (a kill while an attach stream is open can
   block for a minute).
+- **The end**: once the program has exited, ``run.sh`` writes an end marker (with a
+  per-run nonce, its status and the cgroup's OOM and refused-fork counts) on both
+  streams; the host stops there instead of waiting ~50 ms for the engine to notice the
+  exit. Without a marker (a kill, gVisor's OOM) the engine's wait and inspect decide.
+  A run's container is removed in the background; the job awaits every removal before
+  its context exits, so a job's runs and removals overlap but nothing outlives the job.
 - **Accounting**: when this process can read the host's cgroupfs (root, cgroupfs driver),
   each container gets its own cgroup parent ``/muscode.docker/<slot>``; its hierarchical
   counters survive the container's own cgroup, which the runtime deletes at exit, so CPU
-  time and peak memory are exact after the run. Otherwise the Engine's stats endpoint is
-  polled during the run (runc only; gVisor's shim reports no stats).
+  time and peak memory are exact after the run, and a watchdog polls the CPU counter.
+  Otherwise the watchdog polls the Engine's stats (runc only: gVisor's shim reports
+  none) and the final figures come from the container's own cgroup, read by ``run.sh``.
+- **gVisor** (``runtime="runsc"``): the memory limit covers the sandbox's kernel too (its
+  idle footprint, about 20 MB, is not reported as the program's); the host pids limit
+  only bounds gVisor's own threads and the program's processes are limited with
+  RLIMIT_NPROC inside; RLIMIT_CPU is not enforced there, the watchdog is.
 """
 
 from __future__ import annotations
@@ -628,7 +639,9 @@ class _Execution:
         # The streams can end before the container does (a program that closes its
         # stdout and stderr): the wall timer and the CPU watchdog stay armed until the
         # engine says the container stopped.
-        await sb._call(sb._api().wait, self.cid, timeout=self.spec.limits.wall_time_ms / 1000 + 60)
+        await sb._call(
+            sb._api().wait, self.cid, timeout=self.spec.limits.wall_time_ms / 1000 + _WAIT_EXIT_S
+        )
         self.exited = True
         if not self.killed:
             self.t_end = self.t_end or time.monotonic()
