@@ -288,6 +288,7 @@ function ClassesView(props: IClassesProps): JSX.Element {
   const { trans } = props;
   const [classes, setClasses] = React.useState<Load<Class[]>>({ state: 'loading' });
   const [open, setOpen] = React.useState<string | null>(null);
+  const [asked, setAsked] = React.useState(0);
   const server = useSignal(props.serverChanged);
 
   React.useEffect(() => {
@@ -296,57 +297,77 @@ function ClassesView(props: IClassesProps): JSX.Element {
     return () => {
       live = false;
     };
-  }, [server]);
+  }, [server, asked]);
 
-  if (classes.state === 'loading') {
-    return <p className="muscode-Empty">{trans.__('Loading…')}</p>;
-  }
-  if (classes.state === 'unavailable') {
+  const refresh = (
+    <div className="muscode-Section-toolbar">
+      <IconButton
+        icon={refreshIcon}
+        className="muscode-Classes-refresh"
+        label={trans.__('Refresh the classes')}
+        onClick={() => setAsked(n => n + 1)}
+      />
+    </div>
+  );
+
+  const renderBody = (): JSX.Element => {
+    if (classes.state === 'loading') {
+      return <p className="muscode-Empty">{trans.__('Loading…')}</p>;
+    }
+    if (classes.state === 'unavailable') {
+      return (
+        <p className="muscode-Empty muscode-Classes-unavailable">
+          {trans.__(
+            'Classes and assignments are not available on this MUSCode server yet. Your projects work as usual.'
+          )}
+        </p>
+      );
+    }
+    if (classes.state === 'error') {
+      return (
+        <div className="muscode-Error" role="alert">
+          {classes.message}
+        </div>
+      );
+    }
+    if (!classes.value.length) {
+      return <p className="muscode-Empty">{trans.__('You are not in any class yet.')}</p>;
+    }
+    const roles = new Map((props.me()?.classes ?? []).map(c => [c.id, c.role]));
     return (
-      <p className="muscode-Empty muscode-Classes-unavailable">
-        {trans.__(
-          'Classes and assignments are not available on this MUSCode server yet. Your projects work as usual.'
-        )}
-      </p>
+      <ul className="muscode-List muscode-Classes" aria-label={trans.__('My classes')}>
+        {classes.value.map(c => {
+          const expanded = open === c.id;
+          const role = c.role ?? roles.get(c.id) ?? null;
+          return (
+            <li key={c.id} className="muscode-Class" data-class={c.slug}>
+              <button
+                type="button"
+                className="muscode-Class-toggle"
+                aria-expanded={expanded}
+                onClick={() => setOpen(expanded ? null : c.id)}
+              >
+                <span className="muscode-Class-name">{c.name}</span>
+                {c.term && <span className="muscode-Badge">{c.term}</span>}
+                {role && role !== 'student' && (
+                  <span className="muscode-Badge">
+                    {role === 'instructor' ? trans.__('instructor') : trans.__('TA')}
+                  </span>
+                )}
+              </button>
+              {expanded && <AssignmentsView {...props} klass={c} />}
+            </li>
+          );
+        })}
+      </ul>
     );
-  }
-  if (classes.state === 'error') {
-    return (
-      <div className="muscode-Error" role="alert">
-        {classes.message}
-      </div>
-    );
-  }
-  if (!classes.value.length) {
-    return <p className="muscode-Empty">{trans.__('You are not in any class yet.')}</p>;
-  }
-  const roles = new Map((props.me()?.classes ?? []).map(c => [c.id, c.role]));
+  };
+
   return (
-    <ul className="muscode-List muscode-Classes" aria-label={trans.__('My classes')}>
-      {classes.value.map(c => {
-        const expanded = open === c.id;
-        const role = c.role ?? roles.get(c.id) ?? null;
-        return (
-          <li key={c.id} className="muscode-Class" data-class={c.slug}>
-            <button
-              type="button"
-              className="muscode-Class-toggle"
-              aria-expanded={expanded}
-              onClick={() => setOpen(expanded ? null : c.id)}
-            >
-              <span className="muscode-Class-name">{c.name}</span>
-              {c.term && <span className="muscode-Badge">{c.term}</span>}
-              {role && role !== 'student' && (
-                <span className="muscode-Badge">
-                  {role === 'instructor' ? trans.__('instructor') : trans.__('TA')}
-                </span>
-              )}
-            </button>
-            {expanded && <AssignmentsView {...props} klass={c} />}
-          </li>
-        );
-      })}
-    </ul>
+    <div className="muscode-ClassesView">
+      {refresh}
+      {renderBody()}
+    </div>
   );
 }
 

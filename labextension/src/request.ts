@@ -8,7 +8,6 @@ import { URLExt } from '@jupyterlab/coreutils';
 import { ServerConnection } from '@jupyterlab/services';
 
 import type {
-  ApiToken,
   Assignment,
   AssignmentCreate,
   AssignmentUpdate,
@@ -35,7 +34,9 @@ import type {
   ProjectDetail,
   ProjectUpdate,
   Submission,
-  TokenCreate
+  Token,
+  TokenCreate,
+  TokenCreated
 } from './types';
 
 /** Where the API lives below the server's base URL. */
@@ -80,19 +81,12 @@ export type ClientPath = (typeof CLIENT_PATHS)[number];
 
 /** Paths of API.md that the served OpenAPI document may not list yet. */
 export const CONTRACT_ONLY_PATHS = [
-  '/classes',
-  '/classes/{class_id}',
-  '/classes/{class_id}/members',
-  '/classes/{class_id}/members.csv',
-  '/classes/{class_id}/members/{name}',
   '/classes/{class_id}/assignments',
   '/assignments/{assignment_id}',
   '/assignments/{assignment_id}/start',
   '/assignments/{assignment_id}/submissions',
   '/assignments/{assignment_id}/regrade',
-  '/assignments/{assignment_id}/grades.csv',
-  '/tokens',
-  '/tokens/{token_id}'
+  '/assignments/{assignment_id}/grades.csv'
 ] as const satisfies readonly ClientPath[];
 
 /** The names in `{...}` of a path template. */
@@ -829,12 +823,13 @@ export class MuscodeClient {
 
   // -- tokens -----------------------------------------------------------------------
 
-  createToken(body: TokenCreate): Promise<ApiToken> {
-    return this.call<ApiToken>('POST', fillPath('/tokens', {}), { body });
+  /** A new bearer token; the reply is the only one that shows the JWT. */
+  createToken(body: TokenCreate): Promise<TokenCreated> {
+    return this.call<TokenCreated>('POST', fillPath('/tokens', {}), { body });
   }
 
-  listTokens(): Promise<ApiToken[]> {
-    return this.call<ApiToken[]>('GET', fillPath('/tokens', {}));
+  listTokens(): Promise<Token[]> {
+    return this.call<Token[]>('GET', fillPath('/tokens', {}));
   }
 
   async deleteToken(tokenId: string): Promise<void> {

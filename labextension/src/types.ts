@@ -5,8 +5,8 @@
  * `jlpm check:api` generates types from that document and fails the build when a
  * schema and its type here differ (names, required fields, value types).
  *
- * The second part covers the parts of the contract that the served OpenAPI document
- * does not describe yet (the live channel, classes, assignments, submissions, tokens).
+ * The live channel's messages and the assignments part of the contract are not
+ * described by the document yet (the stream is, in prose only).
  * They follow `API.md`; the same check compares each of them as soon as a schema of
  * the same name appears in the document.
  */
@@ -219,11 +219,7 @@ export interface Execution {
   message: string | null;
 }
 
-// ---------------------------------------------------------------------------------
-// Parts of API.md that the served OpenAPI document does not describe yet
-// ---------------------------------------------------------------------------------
-
-/** `POST /executions/batch` reply. */
+/** `POST /executions/batch` reply (an inline schema of the document). */
 export interface ExecutionBatch {
   ids: string[];
 }
@@ -245,36 +241,49 @@ export type StreamClientMessage =
   | { type: 'eof' }
   | { type: 'cancel' };
 
-/** A class (a JupyterHub group under the hub). */
+// ---------------------------------------------------------------------------------
+// Classes and tokens (schemas of the document)
+// ---------------------------------------------------------------------------------
+
+/** Schema `Class`: a class (a JupyterHub group under the hub). */
 export interface Class {
   id: string;
+  /** Also the JupyterHub group name. */
   slug: string;
   name: string;
-  term?: string | null;
-  /** The caller's role in the class, when the server says it. */
-  role?: ClassRole | null;
+  term: string;
+  created_at: string;
+  /** The caller's role (null for an admin who is not a member). */
+  role: ClassRole | null;
 }
 
+/** Schema `ClassCreate`. */
 export interface ClassCreate {
   slug: string;
   name: string;
-  term?: string | null;
+  term?: string;
 }
 
+/** Schema `ClassUpdate`. */
 export interface ClassUpdate {
-  slug?: string;
   name?: string;
-  term?: string | null;
+  term?: string;
 }
 
+/** Schema `Member`. */
 export interface Member {
   name: string;
   role: ClassRole;
 }
 
+/** Schema `MembersAdd` (a member's role defaults to student). */
 export interface MembersAdd {
-  members: Member[];
+  members: { name: string; role?: ClassRole }[];
 }
+
+// ---------------------------------------------------------------------------------
+// Parts of API.md that the served OpenAPI document does not describe yet
+// ---------------------------------------------------------------------------------
 
 /** A test case of an assignment; hidden ones reach students as pass/fail only. */
 export interface AssignmentTest {
@@ -341,19 +350,29 @@ export interface Submission {
   created_at?: string;
 }
 
+/** Schema `TokenCreate`. */
 export interface TokenCreate {
   name: string;
   scopes: Scope[];
+  /** Bind the token to one class. */
   class_id?: string | null;
+  /** Seconds. */
   expires_in: number;
 }
 
-/** A token as listed; `token` is present only in the reply that created it. */
-export interface ApiToken {
+/** Schema `Token`: a MUSCode bearer token as listed (its id is the JWT's jti). */
+export interface Token {
   id: string;
-  name?: string;
-  scopes?: Scope[];
-  token?: string;
-  created_at?: string;
-  expires_at?: string | null;
+  name: string;
+  owner: string;
+  scopes: Scope[];
+  class_id: string | null;
+  created_at: string;
+  expires_at: string;
+  revoked_at: string | null;
+}
+
+/** Schema `TokenCreated`: the reply that creates a token, the only one with the JWT. */
+export interface TokenCreated extends Token {
+  token: string;
 }

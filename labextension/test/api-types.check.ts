@@ -70,15 +70,18 @@ type Checks = {
   Verdict: Same<T.Verdict, Schemas['Verdict']>;
   TestResult: Same<T.TestResult, Schemas['TestResult']>;
   Execution: Same<T.Execution, Schemas['Execution']>;
+  Class: Same<T.Class, Schemas['Class']>;
+  ClassCreate: Same<T.ClassCreate, Schemas['ClassCreate']>;
+  ClassUpdate: Same<T.ClassUpdate, Schemas['ClassUpdate']>;
+  Member: Same<T.Member, Schemas['Member']>;
+  MembersAdd: Same<T.MembersAdd, Schemas['MembersAdd']>;
+  Token: Same<T.Token, Schemas['Token']>;
+  TokenCreated: Same<T.TokenCreated, Schemas['TokenCreated']>;
+  TokenCreate: Same<T.TokenCreate, Schemas['TokenCreate']>;
   // Parts of API.md the document may describe later, under these names.
-  Class: IfListed<'Class', T.Class>;
-  ClassCreate: IfListed<'ClassCreate', T.ClassCreate>;
-  ClassUpdate: IfListed<'ClassUpdate', T.ClassUpdate>;
-  Member: IfListed<'Member', T.Member>;
   Assignment: IfListed<'Assignment', T.Assignment>;
   AssignmentCreate: IfListed<'AssignmentCreate', T.AssignmentCreate>;
   Submission: IfListed<'Submission', T.Submission>;
-  TokenCreate: IfListed<'TokenCreate', T.TokenCreate>;
 };
 
 /** Inline (unnamed) schemas of operations. */

@@ -1,6 +1,6 @@
-"""Interactive stdin, Stop, and assignments: they need server parts that came later
-than the projects API, so each test first checks that the server's OpenAPI document
-lists what it needs, and skips (saying what is missing) when it does not."""
+"""Interactive stdin, Stop, classes and assignments: they need server parts that came
+later than the projects API, so each test first checks that the server's OpenAPI
+document lists what it needs, and skips (saying what is missing) when it does not."""
 
 from __future__ import annotations
 
@@ -149,6 +149,36 @@ def test_stop_without_live_channel_uses_cancel(page: Page, lab_server: LabServer
     assert ui.wait_done(panel) == "Stopped"
 
 
+def test_my_classes_and_their_assignments_state(page: Page, lab_server: LabServer) -> None:
+    require(lab_server, "/classes", "/classes/{class_id}/members")
+    klass = lab_server.api(
+        "POST", "classes", {"slug": "cs50", "name": "Intro to CS", "term": "Fall"}, expect=201
+    )
+    reply = lab_server.request(
+        "POST",
+        f"api/muscode/v1/classes/{klass['id']}/members",
+        {"members": [{"name": "student", "role": "ta"}]},
+    )
+    assert reply.status in (200, 201), reply
+    ui = LabUI(page)
+    panel = ui.open_panel()
+    # the class was made after the page loaded: refresh finds it
+    panel.get_by_role("button", name="Refresh the classes").click()
+    toggle = panel.locator('.muscode-Class[data-class="cs50"] .muscode-Class-toggle')
+    expect(toggle).to_contain_text("Intro to CS")
+    expect(toggle).to_contain_text("Fall")
+    expect(toggle).to_contain_text("TA")
+    expect(toggle).to_have_attribute("aria-expanded", "false")
+    toggle.click()
+    expect(toggle).to_have_attribute("aria-expanded", "true")
+    row = panel.locator('.muscode-Class[data-class="cs50"]')
+    if lab_server.has("/classes/{class_id}/assignments"):
+        expect(row).to_contain_text("No assignments yet.")
+    else:
+        expect(row).to_contain_text("Assignments are not available on this MUSCode server yet.")
+    shot(page, "16-classes")
+
+
 def _without(route: object, path: str) -> None:
     import yaml
 
@@ -220,4 +250,4 @@ def test_start_and_submit_an_assignment(page: Page, lab_server: LabServer) -> No
         row.locator(".muscode-Assignment-results").click()
     expect(score).to_contain_text("Score: 2 / 2")
     expect(score).to_contain_text("secret (hidden)")
-    shot(page, "16-assignment-submitted")
+    shot(page, "17-assignment-submitted")
