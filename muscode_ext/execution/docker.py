@@ -1017,6 +1017,8 @@ class DockerSandbox(Sandbox):
         self._executor: concurrent.futures.ThreadPoolExecutor | None = None
         self._atexit_registered = False
         self._images_ok: dict[str, float] = {}
+        #: Container creations under way (in threads): stop() waits for them.
+        self._creating: set[asyncio.Future[_Slot]] = set()
 
     # -- the contract
 
@@ -1036,9 +1038,14 @@ class DockerSandbox(Sandbox):
                 await pool.close()
             else:
                 pool.closed = True  # its tasks died with their loop; the sweep below
-        pending = [f for f in self._background if not f.done()]
-        if pending and same_loop:
-            await asyncio.wait(pending, timeout=30)
+        # A refill cancelled above still creates its container in a thread, and removes
+        # it once made: wait for both, so that nothing is half removed when we return.
+        for _ in range(5):
+            pending = [f for f in (*self._creating, *self._background) if not f.done()]
+            if not pending or not same_loop:
+                break
+            await asyncio.wait(pending, timeout=60)
+            await asyncio.sleep(0)  # the done-callbacks may start removals
         if self._client is not None:
             await self._call(self._remove_all_owned)
             if self._root is not None:
@@ -1278,14 +1285,18 @@ class DockerSandbox(Sandbox):
         if self._client is None:
             return
         api = self._client
+        mine = {"label": f"{INSTANCE_LABEL}={self._instance}"}
         with contextlib.suppress(Exception):
-            for info in api.containers(
-                all=True, filters={"label": f"{INSTANCE_LABEL}={self._instance}"}
-            ):
+            for info in api.containers(all=True, filters=mine):
                 with contextlib.suppress(Exception):
                     api.remove_container(info["Id"], force=True)
         for slot in list(self._live.values()):
             self._remove_slot(slot)
+        # A removal another thread started may still be under way in the engine.
+        deadline = time.monotonic() + 15
+        with contextlib.suppress(Exception):
+            while api.containers(all=True, filters=mine) and time.monotonic() < deadline:
+                time.sleep(0.05)
 
     def _remove_all_owned_quietly(self) -> None:
         with contextlib.suppress(Exception):
@@ -1320,6 +1331,8 @@ class DockerSandbox(Sandbox):
 
     async def _new_slot(self, profile: _Profile) -> _Slot:
         made = asyncio.ensure_future(self._call(self._create_slot, profile))
+        self._creating.add(made)
+        made.add_done_callback(self._creating.discard)
         try:
             return await asyncio.shield(made)
         except asyncio.CancelledError:
