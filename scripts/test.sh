@@ -14,6 +14,7 @@ command -v bwrap >/dev/null || need+=(bubblewrap)
 command -v php >/dev/null || need+=(php-cli)
 command -v redis-server >/dev/null || need+=(redis-server)
 command -v pg_ctlcluster >/dev/null || need+=(postgresql)
+command -v chromium >/dev/null || need+=(chromium)
 if [ "${#need[@]}" -gt 0 ]; then
     log "installing ${need[*]}"
     apt-get update -qq
@@ -35,11 +36,18 @@ fi
 log "preparing the Docker engine and runner image"
 bash scripts/setup-docker.sh
 
+# -- configurable-http-proxy for the JupyterHub integration test (tests/test_hub.py) ---
+log "installing configurable-http-proxy"
+npm install -g --silent --prefix .ci/node configurable-http-proxy >/dev/null
+export PATH="$PWD/.ci/node/bin:$PATH"
+
 # -- Python ----------------------------------------------------------------------------
 [ -x .venv/bin/python ] || python3 -m venv .venv
 [ -x .venv/bin/uv ] || .venv/bin/python -m pip install -q uv
 log "installing MUSCode with its test dependencies"
 .venv/bin/uv pip install -q --python .venv/bin/python -e '.[test]'
+# JupyterHub for tests/test_hub.py (a real hub with the hub_config/ dev variant).
+.venv/bin/uv pip install -q --python .venv/bin/python 'jupyterhub>=5,<7'
 
 # -- checks and tests ------------------------------------------------------------------
 log "ruff"
@@ -47,13 +55,23 @@ log "ruff"
 .venv/bin/ruff format --check .
 log "mypy"
 .venv/bin/mypy
-log "pytest"
-set +e
-.venv/bin/python -m pytest tests -p no:cacheprovider "$@"
-status=$?
-set -e
-if [ "$status" -eq 5 ]; then
-    echo "test.sh: pytest collected no tests; that is a failure" >&2
-    exit 1
-fi
+log "lab extension: dependencies, API types, unit tests, build"
+PATH="$PWD/.venv/bin:$PATH" bash scripts/build-labextension.sh --check
+
+# pytest's exit code 5 means it collected nothing: that is a failure here.
+run_pytest() {
+    local status=0
+    .venv/bin/python -m pytest -p no:cacheprovider "$@" || status=$?
+    if [ "$status" -eq 5 ]; then
+        echo "test.sh: pytest collected no tests in: $*" >&2
+        return 1
+    fi
+    return "$status"
+}
+status=0
+log "pytest: server, sandboxes, services"
+run_pytest tests --ignore=tests/browser "$@" || status=$?
+# Playwright's sync API and pytest-jupyter's event loop cannot share one process.
+log "pytest: browser tests (headless Chromium)"
+run_pytest tests/browser || status=$?
 exit "$status"

@@ -109,7 +109,8 @@ DEFAULT_LANGUAGES: dict[str, Language] = {
             name="Python",
             extensions=(".py",),
             # Not -I: it would drop the script's folder from sys.path (multi-file projects).
-            run=("python3", "-E", "-s", "-B", "{main}", "{args}"),
+            # -u: output streams live, and a prompt shows before input() blocks.
+            run=("python3", "-u", "-E", "-s", "-B", "{main}", "{args}"),
             version=("python3", "--version"),
         ),
         Language(

@@ -87,12 +87,6 @@ def test_interactive_stdin_while_running(page: Page, lab_server: LabServer) -> N
     shot(page, "12-interactive-done")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="server: Python's stdout is a pipe in the sandbox, so print() output waits in "
-    "the program's buffer until it ends or calls input(); run Python unbuffered "
-    "(PYTHONUNBUFFERED=1 / -u) or give interactive runs a pty",
-)
 def test_output_printed_before_a_blocking_read_shows_at_once(
     page: Page, lab_server: LabServer
 ) -> None:
