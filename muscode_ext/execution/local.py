@@ -1140,7 +1140,8 @@ class LocalSandbox(Sandbox):
                     errors="replace"
                 )
                 version = _first_version(text)
-        self._versions[key] = version
+        if version is not None:  # a miss is probed again next time
+            self._versions[key] = version
         return version
 
     @contextlib.asynccontextmanager

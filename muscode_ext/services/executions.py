@@ -172,16 +172,19 @@ class ExecutionService:
         self._probed_at = time.monotonic()
 
         async def one(lang: Language) -> None:
-            # A probe that fails with an error (not "runtime missing") is tried again:
-            # one hiccup must not hide a language until the next re-probe.
+            # A failed probe is tried again: one hiccup (an error, or a probe that ran
+            # out of time on a busy machine) must not hide a language until the next
+            # re-probe. A runtime that is really missing costs three quick misses.
+            version = None
             for attempt in range(1, 4):
                 try:
-                    self._versions[lang.id] = await self.sandbox.language_version(lang)
-                    return
+                    version = await self.sandbox.language_version(lang)
                 except Exception as e:
                     log.warning("probing %s failed (attempt %d): %s", lang.id, attempt, e)
-                    await asyncio.sleep(0.2 * attempt)
-            self._versions[lang.id] = None
+                if version is not None:
+                    break
+                await asyncio.sleep(0.2 * attempt)
+            self._versions[lang.id] = version
 
         # One check first: it initialises the backend once, before the parallel probes.
         problem = await self.sandbox.check()
