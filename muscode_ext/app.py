@@ -36,11 +36,14 @@ from .execution.base import Limits, Sandbox
 from .execution.languages import Language, build_registry
 from .execution.local import LocalSandbox
 from .handlers import all_handlers
+from .hub import HubClient
 from .queue import InProcessQueue, Queue
 from .services.callbacks import CallbackPolicy, CallbackSender, normalise_hosts
+from .services.classes import ClassService
 from .services.executions import LIMIT_FIELDS, ExecutionPolicy, ExecutionService
 from .services.projects import ProjectService, SizeCaps
 from .services.ratelimit import RunLimiter, RunLimits, parse_rate
+from .services.tokens import TokenService
 from .store import Database, SchemaMismatch, ensure_schema
 from .store import upgrade as upgrade_schema
 from .store.db import schema_state
@@ -390,6 +393,11 @@ class MuscodeApp(ExtensionApp):
             SizeCaps(self.max_file_size, self.max_project_size, self.max_project_files),
             lambda: self.language_registry.keys(),
         )
+        # Under JupyterHub, classes are mirrored as hub groups with the service's token.
+        self.class_service = ClassService(
+            self.db, HubClient.from_env() if running_under_hub() else None
+        )
+        self.token_service = TokenService(self.db, self.tokens, self.authenticator.revoke)
         self._identity: BearerIdentityProvider | None = None
         self.sandbox = self.make_sandbox()
         self.executions = ExecutionService(
@@ -536,7 +544,7 @@ class MuscodeApp(ExtensionApp):
         return {"status": status, "checks": checks, "version": __version__}
 
     async def describe_caller(self, caller: Caller) -> dict[str, Any]:
-        return {**caller.as_dict(), "classes": []}
+        return {**caller.as_dict(), "classes": await self.class_service.classes_of(caller.name)}
 
     # -- entry point -----------------------------------------------------------------
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import re
 from typing import Any
 
 import yaml
@@ -51,6 +52,10 @@ async def test_served_openapi_document_is_the_packaged_one(api: Any) -> None:
     assert served == yaml.safe_load((ROOT / "muscode_ext" / "openapi.yaml").read_text())
 
 
+# A named URL group, e.g. (?P<project_id>[^/]+): documented as {project_id}.
+_GROUP = re.compile(r"\(\?P<(\w+)>\[\^/\]\+\)")
+
+
 def _routes() -> list[tuple[str, type[MuscodeHandler], str]]:
     out = []
     for pattern, handler in all_handlers():
@@ -78,9 +83,7 @@ def test_every_route_is_in_the_openapi_document() -> None:
     spec = yaml.safe_load((ROOT / "muscode_ext" / "openapi.yaml").read_text())
     for pattern, _handler, verb in _routes():
         path = pattern.removeprefix("/api/muscode/v1")
-        path = path.replace("(?P<project_id>[^/]+)", "{project_id}")
-        path = path.replace("(?P<file_id>[^/]+)", "{file_id}")
-        path = path.replace("(?P<execution_id>[^/]+)", "{execution_id}")
+        path = _GROUP.sub(r"{\1}", path).replace("\\.", ".")
         assert path in spec["paths"], f"{pattern} is not documented"
         assert verb in spec["paths"][path], f"{verb.upper()} {pattern} is not documented"
 
@@ -90,8 +93,7 @@ async def test_every_route_refuses_anonymous_callers(api: Any) -> None:
         if pattern.endswith("/health"):
             continue
         path = pattern.removeprefix("/api/muscode/v1/")
-        path = path.replace("(?P<project_id>[^/]+)", "p1").replace("(?P<file_id>[^/]+)", "f1")
-        path = path.replace("(?P<execution_id>[^/]+)", "e1")
+        path = _GROUP.sub("x1", path).replace("\\.", ".")
         reply = await api(
             verb.upper(),
             path,

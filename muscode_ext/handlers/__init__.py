@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import executions, live, projects, service
+from . import classes, executions, live, projects, service, tokens
 
 
 def all_handlers() -> list[tuple[str, Any]]:
@@ -14,4 +14,6 @@ def all_handlers() -> list[tuple[str, Any]]:
         *projects.default_handlers,
         *executions.default_handlers,
         *live.default_handlers,
+        *classes.default_handlers,
+        *tokens.default_handlers,
     ]

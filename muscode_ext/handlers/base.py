@@ -88,6 +88,15 @@ class MuscodeMixin(ExtensionHandlerMixin, _HandlerBase):
         if self._caller is None and self.current_user is not None:
             self._caller = await self.muscode.authenticator.from_jupyter_user(self.current_user)
 
+    def check_xsrf_cookie(self) -> None:
+        # Tornado checks XSRF before prepare() has authenticated the request. Jupyter
+        # Server's own check waits for the user; JupyterHub's OAuth patch of it (under
+        # the hub) does not, and would refuse token-authenticated POSTs. Defer to after
+        # authentication, as Jupyter Server does; prepare() checks again then.
+        if not hasattr(self, "_jupyter_current_user"):
+            return
+        super().check_xsrf_cookie()
+
     @property
     def caller(self) -> Caller:
         if self._caller is None:  # only reachable from a handler that forgot @api

@@ -1,7 +1,8 @@
 """Projects and their files: the domain rules behind ``/projects``.
 
-A project belongs to one user; only its owner (and admins) may see it — anyone else
-gets 404, so existence never leaks. Deleting a project is soft. File updates use
+A project belongs to one user; only its owner (and admins) may see it — and, read-only,
+the TAs and instructors of the class it belongs to. Anyone else gets 404, so existence
+never leaks. Deleting a project is soft. File updates use
 optimistic concurrency: an update names the version it was based on and fails with
 409, overwriting nothing, when that version is no longer current.
 """
@@ -23,6 +24,7 @@ from ..auth import Caller
 from ..errors import Conflict, Invalid, NotFound, TooLarge
 from ..store import Database, File, Project
 from ..store.models import utcnow
+from .classes import STAFF_ROLES, role_in, token_class
 from .paths import check_project_name, decode_content, encode_content, normalize_path
 
 
@@ -165,21 +167,45 @@ class ProjectService:
                 )
 
     async def _project(
-        self, s: AsyncSession, caller: Caller, project_id: str, *, deleted: bool | None = False
+        self,
+        s: AsyncSession,
+        caller: Caller,
+        project_id: str,
+        *,
+        deleted: bool | None = False,
+        read_only: bool = False,
     ) -> Project:
         """The project if the caller may see it; 404 otherwise (never 403: no leaks).
 
         ``deleted``: False only live ones, True only deleted ones, None either.
+        ``read_only``: the caller only reads, so the staff (TA, instructor) of the
+        project's class may see it too.
         """
         p = await s.get(Project, project_id)
         if (
             p is None
-            or not caller.can_see_owner(p.owner)
+            or not (
+                caller.can_see_owner(p.owner)
+                or (read_only and await self._is_class_staff(s, caller, p.class_id))
+            )
             or (deleted is False and p.deleted_at is not None)
             or (deleted is True and p.deleted_at is None)
         ):
             raise NotFound(f"project {project_id} not found", reason="project_not_found")
         return p
+
+    @staticmethod
+    async def _is_class_staff(s: AsyncSession, caller: Caller, class_id: str | None) -> bool:
+        """Is the caller a TA or instructor of the live class ``class_id``?
+
+        A token bound to a class (``class_id`` claim) only counts for that class.
+        """
+        if class_id is None:
+            return False
+        bound = token_class(caller)
+        if bound is not None and bound != class_id:
+            return False
+        return await role_in(s, class_id, caller.name) in STAFF_ROLES
 
     async def _file(self, s: AsyncSession, project: Project, file_id: str) -> File:
         f = await s.get(File, file_id)
@@ -206,14 +232,19 @@ class ProjectService:
     ) -> list[dict[str, Any]]:
         caller.require("projects")
         owner = owner or caller.name
-        if not caller.can_see_owner(owner):
-            raise NotFound(f"no projects of {owner!r} that you may see", reason="owner_not_found")
         q = select(Project).where(Project.owner == owner)
         if class_id is not None:
             q = q.where(Project.class_id == class_id)
         if not include_deleted:
             q = q.where(Project.deleted_at.is_(None))
         async with self.db.session() as s:
+            # Staff of a class may list a student's projects in that class (class_id given).
+            if not caller.can_see_owner(owner) and not (
+                class_id is not None and await self._is_class_staff(s, caller, class_id)
+            ):
+                raise NotFound(
+                    f"no projects of {owner!r} that you may see", reason="owner_not_found"
+                )
             rows = await s.scalars(q.order_by(Project.created_at, Project.id))
             return [project_json(p) for p in rows]
 
@@ -222,7 +253,11 @@ class ProjectService:
         name = check_project_name(data.name)
         language = self._check_language(data.language)
         if data.class_id is not None:
-            raise Invalid.field("class_id", f"no class {data.class_id!r} that you belong to")
+            async with self.db.session() as s:
+                if await role_in(s, data.class_id, caller.name) is None:
+                    raise Invalid.field(
+                        "class_id", f"no class {data.class_id!r} that you belong to"
+                    )
         files: dict[str, bytes] = {}
         for i, fi in enumerate(data.files):
             path = normalize_path(fi.path, f"files[{i}].path")
@@ -237,6 +272,7 @@ class ProjectService:
             name=name,
             description=data.description,
             language=language,
+            class_id=data.class_id,
             created_at=now,
             updated_at=now,
         )
@@ -267,7 +303,7 @@ class ProjectService:
         caller.require("projects")
         async with self.db.session() as s:
             p = await self._project(
-                s, caller, project_id, deleted=None if include_deleted else False
+                s, caller, project_id, deleted=None if include_deleted else False, read_only=True
             )
             return project_json(p, await self._files(s, p.id))
 
@@ -326,7 +362,7 @@ class ProjectService:
     async def list_files(self, caller: Caller, project_id: str) -> list[dict[str, Any]]:
         caller.require("projects")
         async with self.db.session() as s:
-            p = await self._project(s, caller, project_id)
+            p = await self._project(s, caller, project_id, read_only=True)
             return [file_json(f) for f in await self._files(s, p.id)]
 
     async def create_file(self, caller: Caller, project_id: str, data: FileInput) -> dict[str, Any]:
@@ -366,7 +402,7 @@ class ProjectService:
         """The file with its content, and its ETag."""
         caller.require("projects")
         async with self.db.session() as s:
-            p = await self._project(s, caller, project_id)
+            p = await self._project(s, caller, project_id, read_only=True)
             f = await self._file(s, p, file_id)
             return file_json(f, content=True, prefer=prefer), etag(f)
 

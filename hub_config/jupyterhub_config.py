@@ -1,0 +1,295 @@
+# ruff: noqa: F821  (`c` and `get_config` are provided by JupyterHub when it loads this file)
+"""JupyterHub configuration for a MUSCode classroom.
+
+Two variants in one file, chosen by ``MUSCODE_HUB_MODE``:
+
+- ``production`` (the default): NativeAuthenticator, DockerSpawner for student servers,
+  PostgreSQL for the hub and MUSCode, Redis for MUSCode's queue and events, and the
+  hub-managed ``muscode`` service. Every secret comes from the environment; a missing,
+  short or placeholder secret stops the hub before it starts.
+- ``dev``: everything on one machine without Docker spawning (SimpleLocalProcessSpawner,
+  DummyAuthenticator, SQLite, MUSCode's embedded sandbox), plus a ``muscode-admin``
+  service whose token (``MUSCODE_HUB_ADMIN_TOKEN``) lets scripts and tests drive the hub.
+  DEMO ONLY: anyone can log in as anyone with any password.
+
+    MUSCODE_HUB_MODE=dev MUSCODE_HUB_ADMIN_TOKEN=$(openssl rand -hex 32) \\
+        jupyterhub -f hub_config/jupyterhub_config.py --port 8000
+
+How a student uses MUSCode with no second login: the lab extension in the student's
+server talks to the ``muscode`` service at ``/services/muscode/`` through the hub's proxy,
+with the browser's hub session. The service is a hub OAuth client with
+``oauth_no_confirm``, so the OAuth round trip completes without a visible step. We chose
+this over relaying through the student's server so that student servers hold no
+database, Redis, Docker or MUSCode credentials at all: a student controls their server,
+so anything stored there is theirs to read.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import sys
+from pathlib import Path
+
+c = get_config()
+
+MODE = os.environ.get("MUSCODE_HUB_MODE", "production").strip().lower()
+if MODE not in ("production", "dev"):
+    raise SystemExit(f"MUSCODE_HUB_MODE={MODE!r}: use production or dev")
+DEV = MODE == "dev"
+
+# Where the hub keeps its state (SQLite database, cookie secret, proxy pid) in dev mode;
+# the current directory unless MUSCODE_HUB_STATE_DIR says otherwise.
+STATE_DIR = Path(os.environ.get("MUSCODE_HUB_STATE_DIR") or os.getcwd()).resolve()
+STATE_DIR.mkdir(parents=True, exist_ok=True)
+
+# -- secrets -------------------------------------------------------------------------
+
+# Values people paste from examples; the hub refuses to start with any of them.
+PLACEHOLDERS = {"", "changeme", "change-me", "change_me", "secret", "password", "xxx", "test"}
+
+
+def require_secret(name: str, min_length: int = 32) -> str:
+    """The environment variable ``name``, refusing empty, short and placeholder values."""
+    value = os.environ.get(name, "").strip()
+    lowered = value.lower()
+    if lowered in PLACEHOLDERS or "changeme" in lowered.replace("-", "").replace("_", ""):
+        raise SystemExit(
+            f"{name} is unset or a placeholder: set it to a random value, "
+            "e.g. `openssl rand -hex 32`"
+        )
+    if len(value) < min_length:
+        raise SystemExit(f"{name} must be at least {min_length} characters long")
+    return value
+
+
+# -- the hub and its proxy -------------------------------------------------------------
+
+# The public port; tests and operators override it with --port. Behind a TLS-terminating
+# reverse proxy in production, so plain HTTP here.
+c.JupyterHub.port = int(os.environ.get("MUSCODE_HUB_PORT", "8000"))
+# Dev binds to loopback only; in production the hub container listens on all interfaces
+# and Docker's network decides who reaches it.
+c.JupyterHub.ip = "127.0.0.1" if DEV else "0.0.0.0"  # noqa: S104 (in its container)
+# The hub's internal API: student containers call it, so in production it must be
+# reachable from the Docker network (hub_connect_url below says how).
+c.JupyterHub.hub_ip = "127.0.0.1" if DEV else "0.0.0.0"  # noqa: S104 (in its container)
+# Cookie secret: a file in dev (created on first start), the environment in production.
+if DEV:
+    c.JupyterHub.cookie_secret_file = str(STATE_DIR / "jupyterhub_cookie_secret")
+    # The proxy's pid file, so a restarted hub finds (and replaces) its old proxy.
+    c.ConfigurableHTTPProxy.pid_file = str(STATE_DIR / "jupyterhub-proxy.pid")
+else:
+    # JupyterHub reads JPY_COOKIE_SECRET (hex) itself; we only check it is real.
+    require_secret("JPY_COOKIE_SECRET", 64)
+    # The token between hub and proxy; the proxy runs in the same container.
+    c.ConfigurableHTTPProxy.auth_token = require_secret("CONFIGPROXY_AUTH_TOKEN")
+    # Encrypts auth state (e.g. OAuth tokens of an upstream identity provider).
+    require_secret("JUPYTERHUB_CRYPT_KEY", 64)
+
+# -- the hub's database --------------------------------------------------------------
+
+if DEV:
+    # SQLite next to the other dev state: nothing to install.
+    c.JupyterHub.db_url = f"sqlite:///{STATE_DIR / 'jupyterhub.sqlite'}"
+else:
+    # PostgreSQL, e.g. postgresql://jupyterhub:PASSWORD@postgres/jupyterhub.
+    c.JupyterHub.db_url = require_secret("JUPYTERHUB_DB_URL", 12)
+
+# -- who may log in ----------------------------------------------------------------------
+
+if DEV:
+    # DEMO ONLY: any name, any password.
+    c.JupyterHub.authenticator_class = "dummy"
+else:
+    # NativeAuthenticator: accounts live in the hub's database; students sign up and an
+    # admin authorizes them (or the roster import creates them; see MUSCode's /classes).
+    c.JupyterHub.authenticator_class = "native"
+    c.NativeAuthenticator.open_signup = False  # an admin approves every sign-up
+    c.NativeAuthenticator.minimum_password_length = 10
+    c.NativeAuthenticator.check_common_password = True
+
+    # Alternative: single sign-on with the school's OAuth2/OIDC provider.
+    # c.JupyterHub.authenticator_class = "generic-oauth"
+    # c.GenericOAuthenticator.client_id = os.environ["OAUTH_CLIENT_ID"]
+    # c.GenericOAuthenticator.client_secret = require_secret("OAUTH_CLIENT_SECRET", 16)
+    # c.GenericOAuthenticator.oauth_callback_url = "https://hub.example.edu/hub/oauth_callback"
+    # c.GenericOAuthenticator.authorize_url = "https://idp.example.edu/oauth2/authorize"
+    # c.GenericOAuthenticator.token_url = "https://idp.example.edu/oauth2/token"
+    # c.GenericOAuthenticator.userdata_url = "https://idp.example.edu/oauth2/userinfo"
+    # c.GenericOAuthenticator.username_claim = "preferred_username"
+
+    # Alternative: launch from the LMS (Canvas, Moodle...) with LTI 1.3.
+    # c.JupyterHub.authenticator_class = "ltiauthenticator.lti13.auth.LTI13Authenticator"
+    # c.LTI13Authenticator.issuer = "https://canvas.instructure.com"
+    # c.LTI13Authenticator.authorize_url = "https://canvas.example.edu/api/lti/authorize_redirect"
+    # c.LTI13Authenticator.jwks_endpoint = "https://canvas.example.edu/api/lti/security/jwks"
+    # c.LTI13Authenticator.client_id = [os.environ["LTI_CLIENT_ID"]]
+
+# JupyterHub 5 lets nobody in unless told who: every authenticated user may have a
+# server (the authenticator above already decides who is authenticated).
+c.Authenticator.allow_all = True
+# Hub admins are MUSCode admins. In dev the user `instructor` is one, so tests and demos
+# have an admin; in production list them in MUSCODE_HUB_ADMINS (comma-separated).
+c.Authenticator.admin_users = (
+    {"instructor"}
+    if DEV
+    else {n.strip() for n in os.environ.get("MUSCODE_HUB_ADMINS", "").split(",") if n.strip()}
+)
+
+# -- student servers -----------------------------------------------------------------------
+
+if DEV:
+    # Local processes, no Docker: fine on a laptop or in CI, no isolation between users.
+    c.JupyterHub.spawner_class = "simple"
+    # CI containers run as root, where Jupyter Server refuses to start without this.
+    c.Spawner.args = ["--allow-root"] if os.geteuid() == 0 else []
+    c.Spawner.default_url = "/lab"
+else:
+    c.JupyterHub.spawner_class = "dockerspawner.DockerSpawner"
+    # The single-user image built from docker/singleuser/Dockerfile (JupyterLab and the
+    # MUSCode lab extension; no database, Redis or Docker credentials inside).
+    c.DockerSpawner.image = os.environ.get("MUSCODE_SINGLEUSER_IMAGE", "muscode/singleuser:0.1")
+    # The Docker network shared with the hub (docker-compose.yml creates it).
+    c.DockerSpawner.network_name = os.environ.get("DOCKER_NETWORK_NAME", "muscode")
+    # Student containers reach the hub by its service name on that network.
+    c.JupyterHub.hub_connect_ip = os.environ.get("MUSCODE_HUB_CONNECT_HOST", "hub")
+    # Per-student persistent work volume; the container itself is thrown away.
+    c.DockerSpawner.volumes = {"muscode-user-{username}": "/home/jovyan/work"}
+    c.DockerSpawner.notebook_dir = "/home/jovyan/work"
+    c.DockerSpawner.remove = True
+    # Resource limits per student server (bytes / CPUs).
+    c.DockerSpawner.mem_limit = os.environ.get("MUSCODE_STUDENT_MEM_LIMIT", "1G")
+    c.DockerSpawner.cpu_limit = float(os.environ.get("MUSCODE_STUDENT_CPU_LIMIT", "1.0"))
+    c.Spawner.default_url = "/lab"
+# Idle servers are culled by jupyterhub-idle-culler in production (see docker/README).
+
+# -- the MUSCode service ---------------------------------------------------------------------
+
+MUSCODE_PORT = int(os.environ.get("MUSCODE_SERVICE_PORT", "10101"))
+# `jupyter muscode` from the same environment as the hub.
+_jupyter_muscode = Path(sys.executable).with_name("jupyter-muscode")
+MUSCODE_COMMAND = [
+    str(_jupyter_muscode) if _jupyter_muscode.exists() else "jupyter-muscode",
+    # Hub OAuth: the browser's hub session (or a hub API token) identifies the user.
+    "--ServerApp.identity_provider_class="
+    "jupyterhub.singleuser.extension.JupyterHubIdentityProvider",
+    f"--ServerApp.port={MUSCODE_PORT}",
+    "--ServerApp.base_url=/services/muscode/",
+    "--ServerApp.port_retries=0",
+    "--ServerApp.open_browser=False",
+    # Requests arrive through the proxy, with the public host name and X-Forwarded-*.
+    "--ServerApp.allow_remote_access=True",
+    "--ServerApp.trust_xheaders=True",
+]
+if DEV:
+    MUSCODE_COMMAND += ["--ServerApp.ip=127.0.0.1"]
+    if os.geteuid() == 0:
+        MUSCODE_COMMAND += ["--allow-root"]  # CI containers run as root
+    muscode_env = {
+        # SQLite next to the hub's state; the embedded (local) sandbox runs the code.
+        "MUSCODE_DB_URL": f"sqlite:///{STATE_DIR / 'muscode.sqlite'}",
+        # A fresh signing key per hub start unless given: dev tokens die with the hub.
+        "MUSCODE_JWT_SECRET": os.environ.get("MUSCODE_JWT_SECRET") or secrets.token_hex(32),
+        "MUSCODE_SANDBOX": "local",
+    }
+    for passthrough in ("MUSCODE_ALLOW_UNSAFE_SANDBOX", "PATH", "HOME"):
+        if passthrough in os.environ:
+            muscode_env[passthrough] = os.environ[passthrough]
+else:
+    MUSCODE_COMMAND += ["--ServerApp.ip=0.0.0.0"]
+    muscode_env = {
+        # postgresql://muscode:PASSWORD@postgres/muscode
+        "MUSCODE_DB_URL": require_secret("MUSCODE_DB_URL", 12),
+        # redis://redis:6379/0 — the queue the muscode-worker containers consume.
+        "MUSCODE_REDIS_URL": os.environ.get("MUSCODE_REDIS_URL", "redis://redis:6379/0"),
+        "MUSCODE_JWT_SECRET": require_secret("MUSCODE_JWT_SECRET"),
+        # Runs happen in Docker containers started by the workers, never in the service.
+        "MUSCODE_SANDBOX": "docker",
+    }
+
+c.JupyterHub.services = [
+    {
+        "name": "muscode",
+        # Hub-managed: the hub starts it, restarts it, and gives it its API token.
+        "url": f"http://{'127.0.0.1' if DEV else 'hub'}:{MUSCODE_PORT}",
+        "command": MUSCODE_COMMAND,
+        "environment": muscode_env,
+        # Logged-in users reach it without an "authorize this app" page.
+        "oauth_no_confirm": True,
+        # Shown on the hub's home page.
+        "display": True,
+    },
+]
+if DEV:
+    c.JupyterHub.services.append(
+        {
+            # A token for scripts and tests to drive the hub (create users, tokens...).
+            "name": "muscode-admin",
+            "api_token": require_secret("MUSCODE_HUB_ADMIN_TOKEN", 16),
+        }
+    )
+
+# -- roles and scopes ----------------------------------------------------------------------
+
+# MUSCode's own permissions, as hub scopes: a hub role can grant them, and hub tokens
+# carry them. (MUSCode's API scopes: execute, projects, classes:read, classes:write,
+# grade, admin.)
+c.JupyterHub.custom_scopes = {
+    "custom:muscode:execute": {"description": "Run code with MUSCode"},
+    "custom:muscode:projects": {"description": "Read and write one's MUSCode projects"},
+    "custom:muscode:classes-read": {"description": "See one's MUSCode classes"},
+    "custom:muscode:classes-write": {"description": "Create and manage MUSCode classes"},
+    "custom:muscode:grade": {"description": "Read the submissions of classes one teaches"},
+}
+_student_scopes = [
+    "custom:muscode:execute",
+    "custom:muscode:projects",
+    "custom:muscode:classes-read",
+]
+c.JupyterHub.load_roles = [
+    {
+        # Every user: their own things, and the MUSCode service.
+        "name": "user",
+        "scopes": ["self", "access:services!service=muscode", *_student_scopes],
+    },
+    {
+        # Teachers: create classes and grade. Assign with the hub's REST API or here.
+        "name": "instructor",
+        "description": "MUSCode instructors: create classes, manage rosters, grade",
+        "scopes": [
+            "self",
+            "access:services!service=muscode",
+            *_student_scopes,
+            "custom:muscode:classes-write",
+            "custom:muscode:grade",
+        ],
+        "users": ["instructor"] if DEV else [],
+    },
+    {
+        # For tokens of grading scripts: read and run, nothing else.
+        "name": "grader",
+        "description": "Service tokens that run and grade submissions",
+        "scopes": [
+            "access:services!service=muscode",
+            "custom:muscode:execute",
+            "custom:muscode:grade",
+        ],
+    },
+    {
+        # What the muscode service itself needs: read users and groups, create the hub
+        # users a roster names, and create, fill and delete class groups.
+        "name": "muscode-service",
+        "scopes": ["admin:users", "admin:groups", "list:users", "list:groups"],
+        "services": ["muscode"],
+    },
+]
+if DEV:
+    c.JupyterHub.load_roles.append(
+        {
+            # DEMO ONLY: scripts and tests drive users, groups, servers and tokens.
+            "name": "muscode-admin",
+            "scopes": ["admin:users", "admin:groups", "admin:servers", "tokens", "list:users"],
+            "services": ["muscode-admin"],
+        }
+    )

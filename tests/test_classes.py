@@ -1,0 +1,194 @@
+"""Classes, rosters and who sees which project: the authorization matrix."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import create_engine
+
+from muscode_ext.store import Base, upgrade
+
+WRITE = ("execute", "projects", "classes:read", "classes:write")
+MAIN = {"path": "main.py", "content": "print(1)\n"}
+
+
+def test_migrations_match_the_models(tmp_path: Any) -> None:
+    url = f"sqlite:///{tmp_path / 'm.sqlite'}"
+    upgrade(url)
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+    engine.dispose()
+    assert diff == []
+
+
+async def make_class(api: Any, headers: Any, slug: str = "cs101") -> dict[str, Any]:
+    reply = await api("POST", "classes", {"slug": slug, "name": slug.upper()}, headers=headers)
+    assert reply.status == 201, reply.body
+    return dict(reply.json)
+
+
+async def enrol(api: Any, cid: str, headers: Any, **members: str) -> Any:
+    body = {"members": [{"name": n, "role": r} for n, r in members.items()]}
+    reply = await api("POST", f"classes/{cid}/members", body, headers=headers)
+    assert reply.status == 200, reply.body
+    return reply.json
+
+
+async def test_create_enrol_and_see_as_member(api: Any, bearer: Any) -> None:
+    ines = bearer("ines", WRITE)
+    c = await make_class(api, ines)
+    assert c["role"] == "instructor" and c["slug"] == "cs101"
+    roster = await enrol(api, c["id"], ines, sam="student", tim="ta")
+    assert roster == [
+        {"name": "ines", "role": "instructor"},
+        {"name": "sam", "role": "student"},
+        {"name": "tim", "role": "ta"},
+    ]
+    sam, zed = bearer("sam"), bearer("zed")
+    assert (await api("GET", f"classes/{c['id']}", headers=sam)).json["role"] == "student"
+    assert [x["slug"] for x in (await api("GET", "classes", headers=sam)).json] == ["cs101"]
+    me = (await api("GET", "me", headers=sam)).json
+    assert me["classes"] == [{"id": c["id"], "slug": "cs101", "role": "student"}]
+    # Outsiders: 404 everywhere, never 403.
+    assert (await api("GET", f"classes/{c['id']}", headers=zed)).status == 404
+    assert (await api("GET", "classes", headers=zed)).json == []
+    assert (await api("PATCH", f"classes/{c['id']}", {"name": "x"}, headers=zed)).status == 404
+    assert (await api("GET", f"classes/{c['id']}/members", headers=zed)).status == 404
+    # Students see their class but not its roster, and cannot change it.
+    assert (await api("GET", f"classes/{c['id']}/members", headers=sam)).status == 403
+    sam_w = bearer("sam", WRITE)
+    assert (await api("PATCH", f"classes/{c['id']}", {"name": "x"}, headers=sam_w)).status == 403
+    # TAs read the roster but do not change it.
+    assert (await api("GET", f"classes/{c['id']}/members", headers=bearer("tim"))).status == 200
+    reply = await api(
+        "POST",
+        f"classes/{c['id']}/members",
+        {"members": [{"name": "zed"}]},
+        headers=bearer("tim", WRITE),
+    )
+    assert reply.status == 403
+    # The instructor and the admin change it.
+    reply = await api("PATCH", f"classes/{c['id']}", {"term": "2026 fall"}, headers=ines)
+    assert reply.status == 200 and reply.json["term"] == "2026 fall"
+    assert (await api("GET", f"classes/{c['id']}")).json["role"] is None  # admin, not a member
+    assert [x["slug"] for x in (await api("GET", "classes")).json] == ["cs101"]
+
+
+async def test_create_needs_classes_write_and_a_good_unique_slug(api: Any, bearer: Any) -> None:
+    assert (
+        await api("POST", "classes", {"slug": "a1", "name": "A"}, headers=bearer("s"))
+    ).status == 403
+    for slug in ("CS101", "-x", "a b", "x" * 65, ""):
+        reply = await api("POST", "classes", {"slug": slug, "name": "A"})
+        assert reply.status == 422, slug
+        assert reply.json["errors"][0]["field"] == "slug"
+    await make_class(api, None, "cs101")
+    reply = await api("POST", "classes", {"slug": "cs101", "name": "again"})
+    assert reply.status == 409 and reply.json["reason"] == "class_exists"
+
+
+async def test_roster_csv_import_and_line_errors(api: Any, bearer: Any) -> None:
+    c = await make_class(api, None)
+    url = f"classes/{c['id']}/members.csv"
+    good = "name,role\nsam,student\ntim,TA\numa,\n"
+    reply = await api("POST", url, raw=good, headers={"Content-Type": "text/csv"})
+    assert reply.status == 200, reply.body
+    assert {m["name"]: m["role"] for m in reply.json} == {
+        "owner": "instructor",
+        "sam": "student",
+        "tim": "ta",
+        "uma": "student",
+    }
+    bad = "name,role\nvic,student\nbad name,student\nwes,boss\nvic,ta\nx,student,extra\n"
+    reply = await api("POST", url, raw=bad, headers={"Content-Type": "text/csv"})
+    assert reply.status == 422
+    assert [e["field"] for e in reply.json["errors"]] == ["line 3", "line 4", "line 5", "line 6"]
+    members = (await api("GET", f"classes/{c['id']}/members")).json
+    assert "vic" not in {m["name"] for m in members}  # all or nothing
+    reply = await api(
+        "POST", url, raw="who,what\na,student\n", headers={"Content-Type": "text/csv"}
+    )
+    assert reply.status == 422 and reply.json["errors"][0]["field"] == "line 1"
+    reply = await api("POST", url, raw=good, headers={"Content-Type": "application/json"})
+    assert reply.status == 415
+
+
+async def test_remove_member_and_delete_class(api: Any, bearer: Any) -> None:
+    c = await make_class(api, None)
+    await enrol(api, c["id"], None, sam="student")
+    sam = bearer("sam")
+    assert (await api("GET", f"classes/{c['id']}", headers=sam)).status == 200
+    assert (await api("DELETE", f"classes/{c['id']}/members/sam")).status == 204
+    assert (await api("DELETE", f"classes/{c['id']}/members/sam")).status == 404
+    assert (await api("GET", f"classes/{c['id']}", headers=sam)).status == 404
+    assert (await api("DELETE", f"classes/{c['id']}")).status == 204
+    assert (await api("GET", f"classes/{c['id']}")).status == 404
+    assert (await api("GET", "classes")).json == []
+    assert (await api("GET", "me")).json["classes"] == []
+
+
+@pytest.mark.parametrize(
+    ("who", "sees"),
+    [
+        ("sam", True),  # the student who owns it
+        ("olga", False),  # another student of the same class
+        ("tim", True),  # a TA of the class
+        ("ines", True),  # the instructor of the class
+        ("ivan", False),  # the instructor of another class
+        ("zed", False),  # nobody in particular
+        ("owner", True),  # the admin (the embedded server's user)
+    ],
+)
+async def test_project_visibility_matrix(api: Any, bearer: Any, who: str, sees: bool) -> None:
+    ines, ivan = bearer("ines", WRITE), bearer("ivan", WRITE)
+    c = await make_class(api, ines, "cs101")
+    other = await make_class(api, ivan, "cs102")
+    await enrol(api, c["id"], ines, sam="student", olga="student", tim="ta")
+    sam = bearer("sam")
+    body = {"name": "hw1", "language": "python", "class_id": c["id"], "files": [MAIN]}
+    reply = await api("POST", "projects", body, headers=sam)
+    assert reply.status == 201, reply.body
+    project = reply.json
+    assert project["class_id"] == c["id"]
+    pid, fid = project["id"], project["files"][0]["id"]
+    private = (
+        await api("POST", "projects", {"name": "mine", "language": "python"}, headers=sam)
+    ).json
+
+    headers = None if who == "owner" else bearer(who)
+    expected = 200 if sees else 404
+    assert (await api("GET", f"projects/{pid}", headers=headers)).status == expected
+    assert (await api("GET", f"projects/{pid}/files", headers=headers)).status == expected
+    assert (await api("GET", f"projects/{pid}/files/{fid}", headers=headers)).status == expected
+    listed = await api(
+        "GET", "projects", params={"owner": "sam", "class_id": c["id"]}, headers=headers
+    )
+    assert listed.status == expected
+    if sees:
+        assert [p["id"] for p in listed.json] == [pid]
+    # Staff read, they do not write; a class role never reaches a private project.
+    if who in ("tim", "ines"):
+        assert (await api("PATCH", f"projects/{pid}", {"name": "x"}, headers=headers)).status == 404
+        put = {"content": "x", "version": 1}
+        assert (await api("PUT", f"projects/{pid}/files/{fid}", put, headers=headers)).status == 404
+        assert (await api("DELETE", f"projects/{pid}", headers=headers)).status == 404
+        assert (await api("GET", f"projects/{private['id']}", headers=headers)).status == 404
+        listed = await api("GET", "projects", params={"owner": "sam"}, headers=headers)
+        assert listed.status == 404
+    # Nobody may file a project under a class they are not in.
+    body = {"name": "sneak", "language": "python", "class_id": other["id"]}
+    assert (await api("POST", "projects", body, headers=bearer("olga"))).status == 422
+
+
+async def test_expired_and_forged_tokens_get_401_on_classes(api: Any, bearer: Any) -> None:
+    expired = bearer("ines", WRITE, expires_in=timedelta(minutes=-5))
+    reply = await api("GET", "classes", headers=expired)
+    assert reply.status == 401 and reply.json["reason"] == "token_expired"
+    good = bearer("ines", WRITE)["Authorization"]
+    forged = {"Authorization": good[:-4] + ("AAAA" if not good.endswith("AAAA") else "BBBB")}
+    assert (await api("POST", "classes", {"slug": "x1", "name": "X"}, headers=forged)).status == 401

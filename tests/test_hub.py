@@ -1,0 +1,218 @@
+"""A real JupyterHub (dev variant of hub_config/) with the muscode service behind its proxy.
+
+Starts ``MUSCODE_HUB_MODE=dev jupyterhub -f hub_config/jupyterhub_config.py`` on free
+127.0.0.1 ports with configurable-http-proxy (``scripts/test.sh`` installs it under
+``.ci/node``), drives it with the ``muscode-admin`` service token, and talks to MUSCode at
+``/services/muscode/api/muscode/v1`` through the proxy exactly as a browser or script
+would. Without JupyterHub or the proxy the tests skip locally and fail with CI=true.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from .conftest import ROOT, need_service
+
+API = "/services/muscode/api/muscode/v1"
+START_TIMEOUT = 90.0
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Hub:
+    url: str
+    admin_token: str
+
+    def call(
+        self, method: str, path: str, body: Any = None, *, token: str | None = None
+    ) -> tuple[int, Any]:
+        """(status, JSON body or None). ``token``: a hub API token, or ``Bearer <jwt>``."""
+        headers = {"Content-Type": "application/json"}
+        auth = token or self.admin_token
+        headers["Authorization"] = auth if auth.startswith("Bearer ") else f"token {auth}"
+        data = json.dumps(body).encode() if body is not None else None
+        if data is None and method in ("POST", "PUT", "PATCH"):
+            data = b"{}"
+        request = urllib.request.Request(self.url + path, data=data, method=method, headers=headers)
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                raw = response.read()
+                return response.status, json.loads(raw) if raw else None
+        except urllib.error.HTTPError as e:
+            raw = e.read()
+            try:
+                return e.code, json.loads(raw) if raw else None
+            except ValueError:
+                return e.code, raw.decode(errors="replace")
+
+    def user_token(self, name: str) -> str:
+        """Create the hub user ``name`` if needed and return a new hub API token of theirs."""
+        status, _ = self.call("POST", f"/hub/api/users/{name}")
+        assert status in (201, 409), status
+        status, body = self.call("POST", f"/hub/api/users/{name}/tokens", {"note": "test"})
+        assert status == 201, body
+        return str(body["token"])
+
+
+def _tools() -> tuple[str, str]:
+    """(jupyterhub executable, PATH with configurable-http-proxy) or a skip/failure."""
+    bindir = Path(sys.executable).parent
+    hub = bindir / "jupyterhub"
+    if not hub.exists():
+        need_service("JupyterHub", f"{hub} is not installed (uv pip install 'jupyterhub>=5,<7')")
+    path = os.pathsep.join(
+        [str(ROOT / ".ci" / "node" / "bin"), str(bindir), os.environ.get("PATH", "")]
+    )
+    if shutil.which("configurable-http-proxy", path=path) is None:
+        need_service(
+            "configurable-http-proxy",
+            "run `npm install -g --prefix .ci/node configurable-http-proxy`",
+        )
+    return str(hub), path
+
+
+@pytest.fixture(scope="module")
+def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hub]:
+    executable, path = _tools()
+    state = tmp_path_factory.mktemp("hub")
+    port, api_port, hub_port, service_port = (free_port() for _ in range(4))
+    admin_token = secrets.token_hex(32)
+    env = {
+        **os.environ,
+        "PATH": path,
+        "MUSCODE_HUB_MODE": "dev",
+        "MUSCODE_HUB_ADMIN_TOKEN": admin_token,
+        "MUSCODE_HUB_STATE_DIR": str(state),
+        "MUSCODE_SERVICE_PORT": str(service_port),
+    }
+    # The hub must not inherit the identity of a hub these tests might run under.
+    for name in ("JUPYTERHUB_API_TOKEN", "JUPYTERHUB_API_URL"):
+        env.pop(name, None)
+    log = (state / "hub.log").open("wb")
+    process = subprocess.Popen(
+        [
+            executable,
+            "-f",
+            str(ROOT / "hub_config" / "jupyterhub_config.py"),
+            f"--port={port}",
+            f"--JupyterHub.hub_port={hub_port}",
+            f"--ConfigurableHTTPProxy.api_url=http://127.0.0.1:{api_port}",
+        ],
+        cwd=state,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,  # so teardown stops the proxy and service with it
+    )
+    running = Hub(f"http://127.0.0.1:{port}", admin_token)
+    try:
+        deadline = time.monotonic() + START_TIMEOUT
+        while True:
+            if process.poll() is not None:
+                pytest.fail(f"JupyterHub exited ({process.returncode}):\n{_tail(state)}")
+            try:
+                status, _ = running.call("GET", f"{API}/health")
+                if status == 200:
+                    break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(f"the hub's muscode service did not come up:\n{_tail(state)}")
+            time.sleep(0.5)
+        yield running
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait(timeout=10)
+        log.close()
+
+
+def _tail(state: Path) -> str:
+    return (state / "hub.log").read_text(errors="replace")[-4000:]
+
+
+def test_student_reaches_muscode_through_the_proxy_as_themself(hub: Hub) -> None:
+    token = hub.user_token("student1")
+    status, me = hub.call("GET", f"{API}/me", token=token)
+    assert status == 200, me
+    assert me["name"] == "student1" and me["admin"] is False
+    # The dev hub makes `instructor` a hub admin, and so a MUSCode admin.
+    status, me = hub.call("GET", f"{API}/me", token=hub.user_token("instructor"))
+    assert status == 200 and me["name"] == "instructor" and me["admin"] is True
+    # No credentials: 401 from MUSCode, not a login page.
+    status, _ = hub.call("GET", f"{API}/me", token="not-a-token")
+    assert status in (401, 403)
+
+
+def test_a_class_is_a_hub_group_with_its_roster(hub: Hub) -> None:
+    teacher = hub.user_token("instructor")
+    student = hub.user_token("student2")
+    status, c = hub.call(
+        "POST", f"{API}/classes", {"slug": "cs101-hub", "name": "CS"}, token=teacher
+    )
+    assert status == 201, c
+    status, group = hub.call("GET", "/hub/api/groups/cs101-hub")
+    assert status == 200 and group["users"] == ["instructor"]
+
+    # `newkid` has no hub account yet: enrolling creates it.
+    members = {"members": [{"name": "student2"}, {"name": "newkid", "role": "ta"}]}
+    status, roster = hub.call("POST", f"{API}/classes/{c['id']}/members", members, token=teacher)
+    assert status == 200, roster
+    status, group = hub.call("GET", "/hub/api/groups/cs101-hub")
+    assert sorted(group["users"]) == ["instructor", "newkid", "student2"]
+    assert hub.call("GET", "/hub/api/users/newkid")[0] == 200
+
+    status, me = hub.call("GET", f"{API}/me", token=student)
+    assert me["classes"] == [{"id": c["id"], "slug": "cs101-hub", "role": "student"}]
+
+    # A student's class project: the class's staff read it, another student gets 404.
+    body = {"name": "hw", "language": "python", "class_id": c["id"]}
+    status, project = hub.call("POST", f"{API}/projects", body, token=student)
+    assert status == 201, project
+    outsider = hub.user_token("student3")
+    assert hub.call("GET", f"{API}/projects/{project['id']}", token=outsider)[0] == 404
+    assert hub.call("GET", f"{API}/classes/{c['id']}", token=outsider)[0] == 404
+    assert hub.call("GET", f"{API}/projects/{project['id']}", token=teacher)[0] == 200
+
+    status, _ = hub.call("DELETE", f"{API}/classes/{c['id']}/members/newkid", token=teacher)
+    assert status == 204
+    status, group = hub.call("GET", "/hub/api/groups/cs101-hub")
+    assert sorted(group["users"]) == ["instructor", "student2"]
+
+
+def test_a_revoked_grader_token_is_refused_at_once(hub: Hub) -> None:
+    teacher = hub.user_token("instructor")
+    body = {"name": "grader", "scopes": ["grade", "classes:read"], "expires_in": 600}
+    status, minted = hub.call("POST", f"{API}/tokens", body, token=teacher)
+    assert status == 201, minted
+    bearer = f"Bearer {minted['token']}"
+    status, me = hub.call("GET", f"{API}/me", token=bearer)
+    assert status == 200 and me["name"] == "instructor"
+    assert hub.call("DELETE", f"{API}/tokens/{minted['id']}", token=teacher)[0] == 204
+    status, err = hub.call("GET", f"{API}/me", token=bearer)
+    assert status == 401 and err["reason"] == "token_revoked"
