@@ -435,6 +435,8 @@ class _HostCgroups:
                 if entry.is_dir() and not alive(_owner_of(entry.name)):
                     with contextlib.suppress(OSError):
                         entry.rmdir()
+            with contextlib.suppress(OSError):
+                top.rmdir()  # only when empty: another server may be using it
 
 
 # --------------------------------------------------------------------------- pool
@@ -1050,6 +1052,9 @@ class DockerSandbox(Sandbox):
             await self._call(self._remove_all_owned)
             if self._root is not None:
                 await self._call(_remove_tree, self._root)
+            if self._cgroups is not None:
+                mine = self._owner
+                await self._call(self._cgroups.sweep, lambda o: o != mine and _owner_alive(o))
             with contextlib.suppress(Exception):
                 self._client.close()
         self._client = None
