@@ -1259,10 +1259,12 @@ class DockerSandbox(Sandbox):
         try:
             await self._call(self._api().inspect_image, image)
         except docker.errors.ImageNotFound:
-            return (
-                f"The runner image {image} is missing: build it with "
-                "`bash docker/build-images.sh` (or scripts/setup-docker.sh)."
-            )
+            if image.split(":")[0] == DEFAULT_IMAGE.split(":")[0]:
+                return (
+                    f"The runner image {image} is missing: build it with "
+                    "`bash docker/build-images.sh` (or scripts/setup-docker.sh)."
+                )
+            return f"The image {image} is missing: pull or build it on the Docker host."
         except Exception as exc:
             return f"The Docker engine cannot be asked for image {image}: {exc}"
         self._images_ok[image] = time.monotonic()
