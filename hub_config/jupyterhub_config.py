@@ -217,6 +217,15 @@ c.JupyterHub.services = [
         "environment": muscode_env,
         # Logged-in users reach it without an "authorize this app" page.
         "oauth_no_confirm": True,
+        # The MUSCode scopes a user holds travel in their OAuth token to the service,
+        # which maps them to its own (custom:muscode:classes-write -> classes:write...).
+        "oauth_client_allowed_scopes": [
+            "custom:muscode:execute",
+            "custom:muscode:projects",
+            "custom:muscode:classes-read",
+            "custom:muscode:classes-write",
+            "custom:muscode:grade",
+        ],
         # Shown on the hub's home page.
         "display": True,
     },
@@ -264,7 +273,8 @@ c.JupyterHub.load_roles = [
             "custom:muscode:classes-write",
             "custom:muscode:grade",
         ],
-        "users": ["instructor"] if DEV else [],
+        # Dev: `teacher` is an instructor who is not a hub admin (tests use it).
+        "users": ["instructor", "teacher"] if DEV else [],
     },
     {
         # For tokens of grading scripts: read and run, nothing else.

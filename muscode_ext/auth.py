@@ -48,6 +48,19 @@ ALL_SCOPES: tuple[str, ...] = (
 #: What a signed-in person may do; their roles in each class narrow it further.
 USER_SCOPES = frozenset(s for s in ALL_SCOPES if s != "admin")
 
+#: JupyterHub custom scopes (hub_config/jupyterhub_config.py) and the MUSCode scope each
+#: grants. Hub roles hand them out: every user the student ones, the `instructor` role
+#: also classes-write and grade.
+HUB_SCOPES: dict[str, str] = {
+    "custom:muscode:execute": "execute",
+    "custom:muscode:projects": "projects",
+    "custom:muscode:classes-read": "classes:read",
+    "custom:muscode:classes-write": "classes:write",
+    "custom:muscode:grade": "grade",
+}
+#: What a hub user may do when their hub grants no MUSCode scope at all: a student's.
+HUB_DEFAULT_SCOPES = frozenset({"execute", "projects", "classes:read"})
+
 JWT_ALGORITHM = "HS256"
 # A JWT is three base64url parts; anything else after "Bearer" is Jupyter's own token.
 _JWT_SHAPE = re.compile(r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$")
@@ -230,16 +243,24 @@ class Authenticator:
             name = self.embedded_user
         if not isinstance(name, str) or not name:
             raise Unauthorized("the server could not tell who you are")
+        scopes: frozenset[str] = USER_SCOPES
         if isinstance(hub_model, dict):
             admin = bool(hub_model.get("admin")) or name in self.admin_users
             groups = tuple(hub_model.get("groups") or ())
             via: Literal["jupyter", "hub"] = "hub"
+            # Under the hub, MUSCode powers come from the hub's roles (custom scopes);
+            # without any, a hub user is a student.
+            granted = {HUB_SCOPES[s] for s in hub_model.get("scopes") or () if s in HUB_SCOPES}
+            scopes = frozenset(granted) or HUB_DEFAULT_SCOPES
+            if admin:
+                scopes = USER_SCOPES
         else:
             admin = self.embedded_user is not None or name in self.admin_users
             groups = ()
             via = "jupyter"
         await self.record_user(name)
-        scopes = USER_SCOPES | {"admin"} if admin else USER_SCOPES
+        if admin:
+            scopes = scopes | {"admin"}
         return Caller(name=name, admin=admin, scopes=frozenset(scopes), via=via, groups=groups)
 
     async def is_revoked(self, jti: str) -> bool:

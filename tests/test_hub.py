@@ -9,8 +9,10 @@ would. Without JupyterHub or the proxy the tests skip locally and fail with CI=t
 
 from __future__ import annotations
 
+import http.cookiejar
 import json
 import os
+import re
 import secrets
 import shutil
 import signal
@@ -19,6 +21,7 @@ import subprocess
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -216,3 +219,36 @@ def test_a_revoked_grader_token_is_refused_at_once(hub: Hub) -> None:
     assert hub.call("DELETE", f"{API}/tokens/{minted['id']}", token=teacher)[0] == 204
     status, err = hub.call("GET", f"{API}/me", token=bearer)
     assert status == 401 and err["reason"] == "token_revoked"
+
+
+def test_a_browser_session_reaches_muscode_without_a_second_login(hub: Hub) -> None:
+    """Log in to the hub once; the service's OAuth then completes with no visible step."""
+    jar = http.cookiejar.CookieJar()
+    browser = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+    page = browser.open(hub.url + "/hub/login", timeout=30).read().decode()
+    match = re.search(r'name="_xsrf" value="([^"]+)"', page)
+    assert match, "no XSRF field on the hub's login page"
+    form = {"username": "student4", "password": "any", "_xsrf": match.group(1)}
+    browser.open(hub.url + "/hub/login", urllib.parse.urlencode(form).encode(), timeout=30)
+    # Opening the service's lab page runs the OAuth round trip (oauth_no_confirm)...
+    landed = browser.open(hub.url + "/services/muscode/lab", timeout=30)
+    assert landed.geturl().endswith("/services/muscode/lab")
+    # ...after which the API knows the browser's user, with a student's scopes.
+    with browser.open(hub.url + API + "/me", timeout=30) as reply:
+        me = json.loads(reply.read())
+    assert me["name"] == "student4" and me["admin"] is False
+    assert "classes:write" not in me["scopes"] and "projects" in me["scopes"]
+
+
+def test_hub_roles_decide_who_creates_classes(hub: Hub) -> None:
+    # `teacher` holds the hub's `instructor` role (dev config) but is no hub admin.
+    teacher = hub.user_token("teacher")
+    status, me = hub.call("GET", f"{API}/me", token=teacher)
+    assert me["admin"] is False and {"classes:write", "grade"} <= set(me["scopes"])
+    status, c = hub.call("POST", f"{API}/classes", {"slug": "cs202", "name": "CS"}, token=teacher)
+    assert status == 201, c
+    status, group = hub.call("GET", "/hub/api/groups/cs202")
+    assert status == 200 and group["users"] == ["teacher"]
+    student = hub.user_token("student5")
+    status, err = hub.call("POST", f"{API}/classes", {"slug": "mine", "name": "M"}, token=student)
+    assert status == 403 and err["reason"] == "missing_scope"
