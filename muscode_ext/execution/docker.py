@@ -87,8 +87,23 @@ from .base import (
     StdinSource,
     Stream,
 )
+from .common import (
+    as_argument as _as_argument,
+)
+from .common import (
+    compile_limit_note as _compile_limit_note,
+)
+from .common import (
+    first_version as _first_version,
+)
+from .common import (
+    heap_mb_for,
+    manages_own_heap,
+)
+from .common import (
+    safe_relpath as _safe_relpath,
+)
 from .languages import Language
-from .local import heap_mb_for, manages_own_heap
 
 log = logging.getLogger(__name__)
 
@@ -178,7 +193,6 @@ _MAX_BUILD_ENTRIES = 10_000
 _PROBE_LIMITS = Limits(cpu_time_ms=10_000, wall_time_ms=30_000)
 # How long a successful image check is trusted (it costs a round trip per job).
 _IMAGE_CHECK_TTL_S = 10.0
-_VERSION_RE = re.compile(r"\d+(?:\.\d+)+[\w.+~-]*")
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _HEADER = struct.Struct(">BxxxL")
 _STREAM_IDS: dict[int, Stream] = {1: "stdout", 2: "stderr"}
@@ -207,26 +221,6 @@ def _owner_alive(token: str) -> bool:
 def _owner_of(name: str) -> str:
     """The owner token of a name made by :meth:`DockerSandbox._name` (or a dir's)."""
     return name.split("-", 1)[0]
-
-
-def _as_argument(path: str) -> str:
-    """A job path as a command argument: ``-v.py`` would be read as an option by the
-    interpreter or the compiler, ``./-v.py`` is not."""
-    return "./" + path if path.startswith("-") else path
-
-
-def _safe_relpath(path: str) -> PurePosixPath:
-    """A job path as a relative path that cannot leave the work dir (or raise)."""
-    pure = PurePosixPath(path)
-    if (
-        not path
-        or pure.is_absolute()
-        or any(part in ("", ".", "..") for part in pure.parts)
-        or "\0" in path
-        or len(path.encode()) > 4096
-    ):
-        raise ValueError(f"unsafe file path {path!r}")
-    return pure
 
 
 def _write_file(base: Path, rel: PurePosixPath, content: bytes, *, executable: bool) -> None:
@@ -316,14 +310,6 @@ def _remove_tree(path: Path) -> None:
 
     if os.path.lexists(path):
         shutil.rmtree(path, onerror=onerror)
-
-
-def _first_version(text: str) -> str | None:
-    line = next((ln.strip() for ln in text.splitlines() if ln.strip()), "")
-    if not line:
-        return None
-    match = _VERSION_RE.search(line)
-    return match.group(0) if match else line[:80]
 
 
 def _sdk() -> Any:
@@ -1688,19 +1674,3 @@ class _DockerProgram(Program):
             on_output=on_output,
             cleanups=self.cleanups,
         )
-
-
-def _compile_limit_note(outcome: RunOutcome, limits: Limits) -> str:
-    notes = {
-        "memory": f"the compiler reached its memory limit of {limits.memory_mb} MB",
-        "cpu_time": f"compilation used more than {limits.cpu_time_ms} ms of CPU time",
-        "wall_time": f"compilation took longer than {limits.wall_time_ms} ms",
-        "output": "the compiler printed too much, or its output was too large",
-        "file_size": f"the compiler wrote a file larger than {limits.file_size_kb} KB",
-        "processes": f"the compiler tried to run more than {limits.processes} processes",
-    }
-    if outcome.limit_hit in notes:
-        return f"\nCompilation stopped: {notes[outcome.limit_hit]}."
-    if outcome.signal is not None:
-        return f"\nThe compiler was killed by signal {outcome.signal}."
-    return ""

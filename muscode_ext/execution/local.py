@@ -71,6 +71,22 @@ from .base import (
     StdinSource,
     Stream,
 )
+from .common import (
+    as_argument as _as_argument,
+)
+from .common import (
+    compile_limit_note as _compile_limit_note,
+)
+from .common import (
+    first_version as _first_version,
+)
+from .common import (
+    heap_mb_for,
+    manages_own_heap,
+)
+from .common import (
+    safe_relpath as _safe_relpath,
+)
 from .languages import Language
 
 log = logging.getLogger(__name__)
@@ -133,7 +149,6 @@ _PROBE_LIMITS = Limits(
 )
 _STREAMS: tuple[Stream, ...] = ("stdout", "stderr")
 _CPUS = max(1, len(os.sched_getaffinity(0)))
-_VERSION_RE = re.compile(r"\d+(?:\.\d+)+[\w.+~-]*")
 
 
 # Syscalls no classroom program needs, denied with EPERM by a seccomp filter: large,
@@ -207,52 +222,6 @@ def seccomp_filter() -> bytes | None:
     prog.append((ret, 0, 0, allow))
     prog.append((ret, 0, 0, deny))
     return b"".join(struct.pack("=HBBI", *insn) for insn in prog)
-
-
-def heap_mb_for(memory_mb: int) -> int:
-    """The heap to give a managed runtime (Java, Node) under a memory limit.
-
-    They cannot see the cgroup limit from inside bwrap, and the heap is not all they use
-    (metaspace, code cache, thread stacks): leave a quarter, between 16 and 96 MB.
-    """
-    overhead = min(96, max(16, memory_mb // 4))
-    return max(16, memory_mb - overhead)
-
-
-def manages_own_heap(language: Language) -> bool:
-    """True for runtimes that take ``{heap_mb}``: they reserve far more address space
-    than they use (the JVM about 3 GB), so RLIMIT_AS would break them; their heap
-    flag and the cgroup bound their memory instead."""
-    templates = [language.run, language.compile or (), language.version]
-    return any("{heap_mb}" in part for template in templates for part in template)
-
-
-def _first_version(text: str) -> str | None:
-    line = next((ln.strip() for ln in text.splitlines() if ln.strip()), "")
-    if not line:
-        return None
-    match = _VERSION_RE.search(line)
-    return match.group(0) if match else line[:80]
-
-
-def _as_argument(path: str) -> str:
-    """A job path as a command argument: a name like ``-c.py`` would be read as an
-    option by the interpreter or the compiler, ``./-c.py`` is not."""
-    return "./" + path if path.startswith("-") else path
-
-
-def _safe_relpath(path: str) -> PurePosixPath:
-    """A job path as a relative path that cannot leave the work dir (or raise)."""
-    pure = PurePosixPath(path)
-    if (
-        not path
-        or pure.is_absolute()
-        or any(part in ("", ".", "..") for part in pure.parts)
-        or "\0" in path
-        or len(path.encode()) > 4096
-    ):
-        raise ValueError(f"unsafe file path {path!r}")
-    return pure
 
 
 # --------------------------------------------------------------------------- cgroups
@@ -1697,22 +1666,6 @@ class _LocalProgram(Program):
 
 
 # --------------------------------------------------------------------------- helpers
-
-
-def _compile_limit_note(outcome: RunOutcome, limits: Limits) -> str:
-    notes = {
-        "memory": f"the compiler reached its memory limit of {limits.memory_mb} MB",
-        "cpu_time": f"compilation used more than {limits.cpu_time_ms} ms of CPU time",
-        "wall_time": f"compilation took longer than {limits.wall_time_ms} ms",
-        "output": "the compiler printed too much, or its output was too large",
-        "file_size": f"the compiler wrote a file larger than {limits.file_size_kb} KB",
-        "processes": f"the compiler tried to run more than {limits.processes} processes",
-    }
-    if outcome.limit_hit in notes:
-        return f"\nCompilation stopped: {notes[outcome.limit_hit]}."
-    if outcome.signal is not None:
-        return f"\nThe compiler was killed by signal {outcome.signal}."
-    return ""
 
 
 def _host_write(

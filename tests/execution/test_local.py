@@ -23,7 +23,8 @@ from muscode_ext.execution import (
     execute,
 )
 from muscode_ext.execution import local as local_module
-from muscode_ext.execution.local import _unpack_build, heap_mb_for, manages_own_heap
+from muscode_ext.execution.common import heap_mb_for, manages_own_heap
+from muscode_ext.execution.local import _unpack_build
 
 from .conftest import IN_CI, unavailable
 
