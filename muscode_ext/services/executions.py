@@ -409,8 +409,27 @@ class ExecutionService:
             raise
 
     async def _enqueue(self, rows: list[Execution]) -> None:
-        for row in rows:
-            await self.queue.put(row.id)
+        for i, row in enumerate(rows):
+            try:
+                await self.queue.put(row.id)
+            except DependencyDown:
+                # The client hears 503: the runs not queued must not run later unseen.
+                await self._abandon([r.id for r in rows[i:]])
+                raise
+
+    async def _abandon(self, ids: list[str]) -> None:
+        async with self.db.session() as s:
+            await s.execute(
+                update(Execution)
+                .where(Execution.id.in_(ids), Execution.status == "queued")
+                .values(
+                    status="done",
+                    verdict="internal_error",
+                    finished_at=utcnow(),
+                    message="the run queue was unavailable; submit it again",
+                )
+                .execution_options(synchronize_session=False)
+            )
 
     async def _prepare(self, caller: Caller, data: ExecutionCreate) -> Execution:
         """Validate one run and build its row (not yet stored)."""

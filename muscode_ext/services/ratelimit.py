@@ -46,7 +46,8 @@ class RunLimiter:
         self.storage: Storage
         if redis_url:
             uri = "async+" + redis_url if not redis_url.startswith("async+") else redis_url
-            self.storage = RedisStorage(uri, key_prefix=f"{prefix}:rate")
+            # redis-py (already a dependency), not the library's default client.
+            self.storage = RedisStorage(uri, implementation="redispy", key_prefix=f"{prefix}:rate")
         else:
             self.storage = MemoryStorage()
         self._limiter = MovingWindowRateLimiter(self.storage)
