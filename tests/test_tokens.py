@@ -85,3 +85,33 @@ async def test_class_bound_token_sees_only_its_class(api: Any) -> None:
     assert (await api("GET", f"classes/{a['id']}", headers=auth)).status == 200
     assert (await api("GET", f"classes/{b['id']}", headers=auth)).status == 404
     assert (await mint(api, class_id="nope")).status == 404
+
+
+async def test_grader_token_reads_class_projects_only(api: Any, bearer: Any) -> None:
+    a = (await api("POST", "classes", {"slug": "a1", "name": "A"})).json
+    b = (await api("POST", "classes", {"slug": "b1", "name": "B"})).json
+    for c in (a, b):
+        body = {"members": [{"name": "sam", "role": "student"}]}
+        assert (await api("POST", f"classes/{c['id']}/members", body)).status == 200
+    sam = bearer("sam")
+    made = {}
+    for c in (a, b):
+        body = {"name": f"hw-{c['slug']}", "language": "python", "class_id": c["id"]}
+        made[c["slug"]] = (await api("POST", "projects", body, headers=sam)).json
+    private = (await api("POST", "projects", {"name": "p", "language": "python"}, headers=sam)).json
+    reply = await mint(api, class_id=a["id"], scopes=["grade"])
+    grader = {"Authorization": f"Bearer {reply.json['token']}"}
+
+    assert (await api("GET", f"projects/{made['a1']['id']}", headers=grader)).status == 200
+    listed = await api(
+        "GET", "projects", params={"owner": "sam", "class_id": a["id"]}, headers=grader
+    )
+    assert [p["id"] for p in listed.json] == [made["a1"]["id"]]
+    # Bound to class a1: not class b1, not private projects, and never a write.
+    assert (await api("GET", f"projects/{made['b1']['id']}", headers=grader)).status == 404
+    assert (await api("GET", f"projects/{private['id']}", headers=grader)).status == 404
+    reply = await api("PATCH", f"projects/{made['a1']['id']}", {"name": "x"}, headers=grader)
+    assert reply.status == 403
+    # Its own (the minter's) projects are not readable with a grade-only token either.
+    mine = (await api("POST", "projects", {"name": "own", "language": "python"})).json
+    assert (await api("GET", f"projects/{mine['id']}", headers=grader)).status == 404

@@ -185,7 +185,7 @@ class ProjectService:
         if (
             p is None
             or not (
-                caller.can_see_owner(p.owner)
+                (caller.has("projects") and caller.can_see_owner(p.owner))
                 or (read_only and await self._is_class_staff(s, caller, p.class_id))
             )
             or (deleted is False and p.deleted_at is not None)
@@ -193,6 +193,12 @@ class ProjectService:
         ):
             raise NotFound(f"project {project_id} not found", reason="project_not_found")
         return p
+
+    @staticmethod
+    def _require_read(caller: Caller) -> None:
+        """Reading needs ``projects``, or ``grade`` (then only class projects one teaches)."""
+        if not caller.has("grade"):
+            caller.require("projects")
 
     @staticmethod
     async def _is_class_staff(s: AsyncSession, caller: Caller, class_id: str | None) -> bool:
@@ -230,7 +236,7 @@ class ProjectService:
         class_id: str | None = None,
         include_deleted: bool = False,
     ) -> list[dict[str, Any]]:
-        caller.require("projects")
+        self._require_read(caller)
         owner = owner or caller.name
         q = select(Project).where(Project.owner == owner)
         if class_id is not None:
@@ -239,7 +245,7 @@ class ProjectService:
             q = q.where(Project.deleted_at.is_(None))
         async with self.db.session() as s:
             # Staff of a class may list a student's projects in that class (class_id given).
-            if not caller.can_see_owner(owner) and not (
+            if not (caller.has("projects") and caller.can_see_owner(owner)) and not (
                 class_id is not None and await self._is_class_staff(s, caller, class_id)
             ):
                 raise NotFound(
@@ -300,7 +306,7 @@ class ProjectService:
     async def get(
         self, caller: Caller, project_id: str, *, include_deleted: bool = False
     ) -> dict[str, Any]:
-        caller.require("projects")
+        self._require_read(caller)
         async with self.db.session() as s:
             p = await self._project(
                 s, caller, project_id, deleted=None if include_deleted else False, read_only=True
@@ -360,7 +366,7 @@ class ProjectService:
     # -- files ----------------------------------------------------------------------
 
     async def list_files(self, caller: Caller, project_id: str) -> list[dict[str, Any]]:
-        caller.require("projects")
+        self._require_read(caller)
         async with self.db.session() as s:
             p = await self._project(s, caller, project_id, read_only=True)
             return [file_json(f) for f in await self._files(s, p.id)]
@@ -400,7 +406,7 @@ class ProjectService:
         self, caller: Caller, project_id: str, file_id: str, prefer: str | None = None
     ) -> tuple[dict[str, Any], str]:
         """The file with its content, and its ETag."""
-        caller.require("projects")
+        self._require_read(caller)
         async with self.db.session() as s:
             p = await self._project(s, caller, project_id, read_only=True)
             f = await self._file(s, p, file_id)
