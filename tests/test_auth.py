@@ -150,3 +150,25 @@ def test_secret_rules(secret: str, problem: str | None) -> None:
         assert found is None
     else:
         assert found is not None and problem in found
+
+
+async def test_cookie_login_still_needs_the_xsrf_token(
+    api: Any, jp_fetch: Any, jp_serverapp: Any, jp_http_port: int
+) -> None:
+    """A cross-site form cannot use a student's login cookie to change their files."""
+    login = await jp_fetch(
+        "api",
+        "muscode",
+        "v1",
+        "me",
+        headers={"Authorization": ""},
+        params={"token": jp_serverapp.identity_provider.token},
+    )
+    cookie = login.headers["Set-Cookie"].split(";")[0]
+    headers = {"Authorization": "", "Cookie": cookie, "Host": f"127.0.0.1:{jp_http_port}"}
+    assert (await api("GET", "projects", headers=headers)).status == 200
+    forged = await api(
+        "POST", "projects", {"name": "x", "language": "python"}, headers=headers, validate=False
+    )
+    assert forged.status == 403
+    assert (await api("GET", "projects")).json == []
