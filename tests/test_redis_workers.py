@@ -39,6 +39,7 @@ from .redis_support import (  # noqa: F401 - fixtures
     private_redis,
     redis_prefix,
 )
+from .test_live import collect
 
 #: Seconds after which a killed worker's run is taken over (short, to keep tests quick;
 #: the live workers renew their claims every third of it).
@@ -198,19 +199,6 @@ async def finished(api: Any, run_id: str, timeout: float = 60) -> dict[str, Any]
 
 async def open_stream(jp_ws_fetch: Any, run_id: str) -> WebSocketClientConnection:
     return await jp_ws_fetch(*API.split("/"), "executions", run_id, "stream")  # type: ignore[no-any-return]
-
-
-async def collect(ws: WebSocketClientConnection, timeout: float = 30) -> list[dict[str, Any]]:
-    """Every message until the server closes the socket after ``done``."""
-    events = []
-    deadline = time.monotonic() + timeout
-    while True:
-        left = deadline - time.monotonic()
-        assert left > 0, f"no done event in {timeout} s: {events[-3:]}"
-        raw = await asyncio.wait_for(ws.read_message(), left)
-        if raw is None:
-            return events
-        events.append(json.loads(raw))
 
 
 async def read_until(ws: WebSocketClientConnection, text: str, timeout: float = 30) -> str:
