@@ -43,7 +43,9 @@ class LabUI:
 
     def dialog(self) -> Locator:
         dialog = self.page.locator(".jp-Dialog")
-        expect(dialog).to_be_visible()
+        # The new-project dialog lists the server's available languages, which a server
+        # that has just started may still be probing (seconds on a busy machine).
+        expect(dialog).to_be_visible(timeout=30_000)
         return dialog
 
     def create_project(self, name: str, language: str) -> None:
