@@ -245,6 +245,10 @@ def lab_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabServer]:
             if time.monotonic() > deadline:
                 pytest.fail(f"jupyter lab did not answer in 90 s:\n{log_path.read_text()}")
             time.sleep(0.3)
+        # Ready means the language probe is done: /languages waits for it, and the
+        # panel's first view waits for /languages (seconds on a busy machine).
+        languages = server.request("GET", "api/muscode/v1/languages")
+        assert languages.status == 200, languages
         reply = server.request("GET", "api/muscode/v1/openapi.yaml")
         assert reply.status == 200, reply
         server.paths = _openapi_paths(str(reply.body))

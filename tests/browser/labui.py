@@ -50,7 +50,16 @@ class LabUI:
 
     def create_project(self, name: str, language: str) -> None:
         self.open_panel()
-        self.panel.locator(".muscode-Projects-new").click()
+        dialog = self.page.locator(".jp-Dialog")
+        # The panel re-renders when its data arrives; a click on the button it replaces
+        # is lost, so click again (a person would too) if no dialog opened.
+        for _ in range(3):
+            self.panel.locator(".muscode-Projects-new").click()
+            try:
+                expect(dialog).to_be_visible(timeout=10_000)
+                break
+            except AssertionError:
+                continue
         dialog = self.dialog()
         dialog.locator(".muscode-Form-name").fill(name)
         dialog.locator(".muscode-Form-language").select_option(language)
