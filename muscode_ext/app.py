@@ -22,6 +22,7 @@ from traitlets import Bool, Dict, Float, Int, Set, TraitError, Type, Unicode, de
 from traitlets.config import Application
 
 from . import __version__, metrics
+from .audit import Audit
 from .auth import (
     Authenticator,
     BearerIdentityProvider,
@@ -368,6 +369,18 @@ class MuscodeApp(ExtensionApp):
         1.0, help="Seconds before the first retry of a callback; doubled each time."
     ).tag(config=True)
 
+    audit_log = Unicode(
+        help="""File that receives MUSCode's audit events (class, roster and token changes,
+        runs started and finished) as JSON lines ($MUSCODE_AUDIT_LOG). The server and its
+        workers may share one file; it is reopened when logrotate moves it. Empty: the
+        events go only to Jupyter Server's event logger (its `EventLogger.handlers` and
+        listeners), and a worker's are discarded.""",
+    ).tag(config=True)
+
+    @default("audit_log")
+    def _default_audit_log(self) -> str:
+        return os.environ.get("MUSCODE_AUDIT_LOG", "")
+
     # -- wiring ----------------------------------------------------------------------
 
     def initialize_settings(self) -> None:
@@ -381,6 +394,7 @@ class MuscodeApp(ExtensionApp):
                 )
         self.language_registry = self.make_language_registry()
         self.db = self.open_database()
+        self.audit = self.make_audit(getattr(self.serverapp, "event_logger", None))
         self.tokens = TokenAuthority(self.jwt_secret) if self.allow_bearer_tokens else None
         self.authenticator = Authenticator(
             self.db,
@@ -395,9 +409,11 @@ class MuscodeApp(ExtensionApp):
         )
         # Under JupyterHub, classes are mirrored as hub groups with the service's token.
         self.class_service = ClassService(
-            self.db, HubClient.from_env() if running_under_hub() else None
+            self.db, HubClient.from_env() if running_under_hub() else None, self.audit
         )
-        self.token_service = TokenService(self.db, self.tokens, self.authenticator.revoke)
+        self.token_service = TokenService(
+            self.db, self.tokens, self.authenticator.revoke, self.audit
+        )
         self._identity: BearerIdentityProvider | None = None
         self.sandbox = self.make_sandbox()
         self.executions = ExecutionService(
@@ -411,6 +427,7 @@ class MuscodeApp(ExtensionApp):
             self.make_limiter(),
             self.make_callbacks(),
         )
+        self.executions.runner.audit = self.audit
         metrics.watch_queue_depth(self.executions.queue.depth)
 
     # -- parts, shared with `muscode-worker` -------------------------------------------
@@ -434,6 +451,23 @@ class MuscodeApp(ExtensionApp):
             raise StartupError(f"cannot open the MUSCode database: {e}") from e
         self.log.info("MUSCode database schema: %s", done)
         return Database(self.db_url)
+
+    def make_audit(self, event_logger: Any = None) -> Audit:
+        """Audit events on ``event_logger`` (the server's), or on a new event logger
+        configured like any other (``c.EventLogger.handlers``); plus ``audit_log``."""
+        if event_logger is None:
+            from jupyter_events import EventLogger
+
+            event_logger = EventLogger(parent=self)
+        audit = Audit(event_logger)
+        if self.audit_log:
+            try:
+                audit.log_to_file(self.audit_log)
+            except OSError as e:
+                raise StartupError(
+                    f"MuscodeApp.audit_log: cannot open {self.audit_log}: {e}"
+                ) from None
+        return audit
 
     def execution_policy(self) -> ExecutionPolicy:
         run_limits = Limits(**self.run_limits)
@@ -520,6 +554,7 @@ class MuscodeApp(ExtensionApp):
     async def stop_extension(self) -> None:
         await self.executions.stop()
         await self.db.dispose()
+        self.audit.close()
 
     def identity_provider_for(self, inner: Any) -> BearerIdentityProvider:
         """The server's identity provider, with MUSCode bearer tokens checked first."""

@@ -124,6 +124,9 @@ class WorkerApp(JupyterApp):
         queue = muscode.make_queue(consume=True)
         assert isinstance(queue, RedisQueue)
         callbacks = muscode.make_callbacks()
+        # Run start/finish audit events: this process has no Jupyter Server, so an event
+        # logger of its own (MuscodeApp.audit_log, or EventLogger.handlers in config).
+        audit = muscode.make_audit()
         runner = ExecutionRunner(
             db,
             sandbox,
@@ -131,6 +134,7 @@ class WorkerApp(JupyterApp):
             muscode.execution_policy().compile_limits,
             bus,
             callbacks=callbacks,
+            audit=audit,
         )
         stopping = asyncio.Event()
         now = asyncio.Event()
@@ -183,6 +187,7 @@ class WorkerApp(JupyterApp):
             await bus.close()
             await sandbox.stop()
             await db.dispose()
+            audit.close()
         log.info("muscode-worker stopped")
         return 0
 

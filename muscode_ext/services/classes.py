@@ -3,7 +3,8 @@
 A class is visible to its members and to admins; anyone else gets 404. Only the class's
 instructors and admins change it or its roster. Under JupyterHub every class is mirrored
 by a hub group named after its slug: the hub is changed first, so a hub that is down
-(503) leaves MUSCode's database unchanged.
+(503) leaves MUSCode's database unchanged. Every change, and every refused attempt at
+one, is an audit event (``audit.py``).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ..audit import Audit
 from ..auth import Caller
 from ..errors import Conflict, Forbidden, Invalid, NotFound
 from ..hub import HubClient
@@ -113,9 +115,12 @@ def token_class(caller: Caller) -> str | None:
 class ClassService:
     """Classes and memberships; mirrors them to hub groups when ``hub`` is given."""
 
-    def __init__(self, db: Database, hub: HubClient | None = None) -> None:
+    def __init__(
+        self, db: Database, hub: HubClient | None = None, audit: Audit | None = None
+    ) -> None:
         self.db = db
         self.hub = hub
+        self.audit = audit if audit is not None else Audit()
 
     # -- checks ---------------------------------------------------------------------
 
@@ -187,6 +192,12 @@ class ClassService:
 
     async def create(self, caller: Caller, data: ClassCreate) -> dict[str, Any]:
         """Create a class; the creator becomes its instructor."""
+        with self.audit.recording("class", "create", caller, slug=data.slug[:64]) as event:
+            created = await self._create(caller, data)
+            event["class_id"] = created["id"]
+            return created
+
+    async def _create(self, caller: Caller, data: ClassCreate) -> dict[str, Any]:
         caller.require("classes:write")
         if token_class(caller) is not None:
             raise Forbidden("a class-bound token cannot create classes", reason="token_bound")
@@ -222,6 +233,11 @@ class ClassService:
             return class_json(c, role)
 
     async def update(self, caller: Caller, class_id: str, data: ClassUpdate) -> dict[str, Any]:
+        fields = sorted(data.model_dump(exclude_unset=True))
+        with self.audit.recording("class", "update", caller, class_id=class_id, fields=fields):
+            return await self._update(caller, class_id, data)
+
+    async def _update(self, caller: Caller, class_id: str, data: ClassUpdate) -> dict[str, Any]:
         changes = data.model_dump(exclude_unset=True)
         if not changes:
             raise Invalid(
@@ -239,12 +255,14 @@ class ClassService:
             return class_json(c, role)
 
     async def delete(self, caller: Caller, class_id: str) -> None:
-        async with self.db.session() as s:
-            c, role = await self._class(s, caller, class_id)
-            self._require_manager(caller, role)
-            if self.hub is not None:
-                await self.hub.delete_group(c.slug)
-            c.deleted_at = utcnow()
+        with self.audit.recording("class", "delete", caller, class_id=class_id) as event:
+            async with self.db.session() as s:
+                c, role = await self._class(s, caller, class_id)
+                event["slug"] = c.slug
+                self._require_manager(caller, role)
+                if self.hub is not None:
+                    await self.hub.delete_group(c.slug)
+                c.deleted_at = utcnow()
 
     # -- members --------------------------------------------------------------------
 
@@ -270,14 +288,22 @@ class ClassService:
         self, caller: Caller, class_id: str, members: list[MemberInput]
     ) -> list[dict[str, Any]]:
         """Enrol people (or change their role); returns the whole roster."""
+        with self.audit.recording("roster", "add", caller, class_id=class_id) as event:
+            return await self._add_members(caller, class_id, members, event)
+
+    async def _add_members(
+        self, caller: Caller, class_id: str, members: list[MemberInput], event: dict[str, Any]
+    ) -> list[dict[str, Any]]:
         wanted: dict[str, str] = {}
         for i, m in enumerate(members):
             name = check_user_name(m.name, f"members[{i}].name")
             if name in wanted:
                 raise Invalid.field(f"members[{i}].name", f"{name!r} is listed twice")
             wanted[name] = m.role
+        event["members"] = [{"name": n, "role": r} for n, r in wanted.items()]
         async with self.db.session() as s:
             c, role = await self._class(s, caller, class_id)
+            event["slug"] = c.slug
             self._require_manager(caller, role)
             if self.hub is not None:
                 await self.hub.add_to_group(c.slug, list(wanted))
@@ -305,6 +331,12 @@ class ClassService:
         """Enrol from a CSV roster with the header ``name,role`` (role may be empty:
         student). Every bad line is reported with its line number; nothing is changed
         unless all lines are good."""
+        with self.audit.recording("roster", "import", caller, class_id=class_id) as event:
+            members = self._parse_roster(text)
+            return await self._add_members(caller, class_id, members, event)
+
+    @staticmethod
+    def _parse_roster(text: str) -> list[MemberInput]:
         reader = csv.reader(io.StringIO(text))
         rows = list(reader)
         if not rows or [h.strip().lower() for h in rows[0]][:2] != ["name", "role"]:
@@ -339,15 +371,20 @@ class ClassService:
             raise Invalid(f"the roster has {len(errors)} bad line(s): {summary}", errors=errors)
         if not members:
             raise Invalid.field("line 2", "the roster lists nobody")
-        return await self.add_members(caller, class_id, members)
+        return members
 
     async def remove_member(self, caller: Caller, class_id: str, name: str) -> None:
-        async with self.db.session() as s:
-            c, role = await self._class(s, caller, class_id)
-            self._require_manager(caller, role)
-            m = await s.get(Membership, (class_id, name))
-            if m is None:
-                raise NotFound(f"{name!r} is not in this class", reason="member_not_found")
-            if self.hub is not None:
-                await self.hub.remove_from_group(c.slug, [name])
-            await s.delete(m)
+        members = [{"name": name}]
+        with self.audit.recording(
+            "roster", "remove", caller, class_id=class_id, members=members
+        ) as event:
+            async with self.db.session() as s:
+                c, role = await self._class(s, caller, class_id)
+                event["slug"] = c.slug
+                self._require_manager(caller, role)
+                m = await s.get(Membership, (class_id, name))
+                if m is None:
+                    raise NotFound(f"{name!r} is not in this class", reason="member_not_found")
+                if self.hub is not None:
+                    await self.hub.remove_from_group(c.slug, [name])
+                await s.delete(m)

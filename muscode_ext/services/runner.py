@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import update
 
 from .. import metrics
+from ..audit import Audit
 from ..events import EventBus
 from ..execution.base import Job, Limits, Sandbox, SandboxUnavailable, SourceFile, Stream
 from ..execution.engine import TestCase, execute
@@ -59,6 +60,7 @@ class ExecutionRunner:
         *,
         callbacks: CallbackSender | None = None,
         max_attempts: int = 2,
+        audit: Audit | None = None,
     ) -> None:
         self.db = db
         self.sandbox = sandbox
@@ -67,6 +69,8 @@ class ExecutionRunner:
         self.bus = bus
         self.max_attempts = max_attempts
         self.callbacks = callbacks
+        #: Emits each run's start and finish audit events.
+        self.audit = audit if audit is not None else Audit()
 
     # -- claiming -------------------------------------------------------------------
 
@@ -141,6 +145,7 @@ class ExecutionRunner:
         row = await self._claim(execution_id, redelivered=redelivered)
         if row is None:
             return
+        self.audit.run_started(row)
         await self.bus.publish(execution_id, {"type": "status", "status": "running"})
         await self.bus.notify(row.owner, status_notice(row, "running"))
 
@@ -223,6 +228,7 @@ class ExecutionRunner:
             await self._announce_done(row)
 
     async def _announce_done(self, row: Execution) -> None:
+        self.audit.run_finished(row)
         try:
             await self.bus.publish(row.id, {"type": "done", "result": execution_json(row)})
             await self.bus.notify(row.owner, status_notice(row, "done", row.verdict))

@@ -3,7 +3,8 @@
 A token is shown once, when minted; only its id (the JWT's ``jti``) and metadata are
 stored. Its scopes never exceed the minter's, and a token cannot mint tokens (revoking
 it would otherwise leave its children alive). Revoking puts the id on the denylist the
-authenticator checks on every request, so it takes effect at once.
+authenticator checks on every request, so it takes effect at once. Minting and revoking
+(and refused attempts) are audit events that name the token by its id, never its value.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
 from sqlalchemy import select
 
+from ..audit import Audit
 from ..auth import ALL_SCOPES, Caller, TokenAuthority
 from ..errors import Forbidden, Invalid, NotFound
 from ..store import Class, Database, Token
@@ -57,12 +59,29 @@ class TokenService:
         db: Database,
         authority: TokenAuthority | None,
         revoke: Callable[[str, datetime | None], Awaitable[None]],
+        audit: Audit | None = None,
     ) -> None:
         self.db = db
         self.authority = authority
         self._revoke = revoke
+        self.audit = audit if audit is not None else Audit()
 
     async def create(self, caller: Caller, data: TokenCreate) -> dict[str, Any]:
+        """Mint a token; the reply holds it, the only time it is ever shown."""
+        with self.audit.recording(
+            "token",
+            "mint",
+            caller,
+            name=data.name,
+            owner=caller.name,
+            scopes=sorted(set(data.scopes)),
+            class_id=data.class_id,
+        ) as event:
+            minted = await self._create(caller, data)
+            event.update(subject_token_id=minted["id"], expires_at=minted["expires_at"])
+            return minted
+
+    async def _create(self, caller: Caller, data: TokenCreate) -> dict[str, Any]:
         if self.authority is None:
             raise Forbidden("bearer tokens are disabled on this server", reason="tokens_disabled")
         if caller.via == "token":
@@ -117,11 +136,16 @@ class TokenService:
             return [token_json(t) for t in rows]
 
     async def revoke(self, caller: Caller, token_id: str) -> None:
-        async with self.db.session() as s:
-            t = await s.get(Token, token_id)
-            if t is None or (t.owner != caller.name and not caller.admin):
-                raise NotFound(f"token {token_id} not found", reason="token_not_found")
-            if t.revoked_at is None:
-                t.revoked_at = utcnow()
-            expires_at = t.expires_at
-        await self._revoke(token_id, expires_at)
+        with self.audit.recording(
+            "token", "revoke", caller, subject_token_id=token_id[:64]
+        ) as event:
+            async with self.db.session() as s:
+                t = await s.get(Token, token_id)
+                if t is None or (t.owner != caller.name and not caller.admin):
+                    raise NotFound(f"token {token_id} not found", reason="token_not_found")
+                if t.revoked_at is None:
+                    t.revoked_at = utcnow()
+                expires_at = t.expires_at
+                event.update(name=t.name, owner=t.owner, scopes=list(t.scopes))
+                event.update(class_id=t.class_id)
+            await self._revoke(token_id, expires_at)
