@@ -39,6 +39,7 @@ from .execution.local import LocalSandbox
 from .handlers import all_handlers
 from .hub import HubClient
 from .queue import InProcessQueue, Queue
+from .services.assignments import AssignmentService
 from .services.callbacks import CallbackPolicy, CallbackSender, normalise_hosts
 from .services.classes import ClassService
 from .services.executions import LIMIT_FIELDS, ExecutionPolicy, ExecutionService
@@ -428,6 +429,15 @@ class MuscodeApp(ExtensionApp):
             self.make_callbacks(),
         )
         self.executions.runner.audit = self.audit
+        self.assignments = AssignmentService(
+            self.db,
+            self.executions.bus,
+            classes=self.class_service,
+            projects=self.projects,
+            executions=self.executions,
+        )
+        # Grading runs score their submission as soon as they are done.
+        self.executions.runner.on_done = self.assignments.on_run_done
         metrics.watch_queue_depth(self.executions.queue.depth)
 
     # -- parts, shared with `muscode-worker` -------------------------------------------

@@ -39,6 +39,7 @@ from ._version import __version__
 from .app import MuscodeApp, StartupError
 from .queue.redis import RedisQueue
 from .redis_common import where
+from .services.assignments import AssignmentService
 from .services.runner import ExecutionRunner
 from .store import Database, Execution
 
@@ -135,6 +136,7 @@ class WorkerApp(JupyterApp):
             bus,
             callbacks=callbacks,
             audit=audit,
+            on_done=AssignmentService(db, bus).on_run_done,
         )
         stopping = asyncio.Event()
         now = asyncio.Event()

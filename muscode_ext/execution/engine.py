@@ -43,6 +43,8 @@ class TestCase:
     name: str
     stdin: bytes = b""
     expected_output: str | None = None
+    #: This test's own run limits (e.g. a larger input given more time); None: the run's.
+    limits: Limits | None = None
 
 
 @dataclass
@@ -96,6 +98,8 @@ class ExecutionOutcome:
     stdout: str = ""
     stderr: str = ""
     compile_output: str | None = None
+    #: Wall time of the compile step (None: no compile step, or it never ran).
+    compile_time_ms: int | None = None
     truncated: dict[str, bool] = field(default_factory=lambda: {"stdout": False, "stderr": False})
     time_ms: int | None = None
     wall_time_ms: int | None = None
@@ -112,6 +116,7 @@ class ExecutionOutcome:
             "stdout": self.stdout,
             "stderr": self.stderr,
             "compile_output": self.compile_output,
+            "compile_time_ms": self.compile_time_ms,
             "truncated": dict(self.truncated),
             "time_ms": self.time_ms,
             "wall_time_ms": self.wall_time_ms,
@@ -224,12 +229,18 @@ async def _execute_prepared(
 ) -> ExecutionOutcome:
     compiled = program.compile
     compile_output = compiled.output if compiled is not None else None
+    compile_time_ms = (
+        compiled.outcome.wall_time_ms
+        if compiled is not None and compiled.outcome is not None
+        else None
+    )
     if compiled is not None and not compiled.ok:
         message = "The program did not compile."
         return ExecutionOutcome(
             verdict=COMPILE_ERROR,
             message=message,
             compile_output=compile_output,
+            compile_time_ms=compile_time_ms,
             tests=None
             if not tests
             else [TestResult(name=t.name, verdict=COMPILE_ERROR, message=message) for t in tests],
@@ -246,6 +257,7 @@ async def _execute_prepared(
             stdout=_text(outcome.stdout),
             stderr=_text(outcome.stderr),
             compile_output=compile_output,
+            compile_time_ms=compile_time_ms,
             truncated={"stdout": outcome.stdout_truncated, "stderr": outcome.stderr_truncated},
             time_ms=outcome.time_ms,
             wall_time_ms=outcome.wall_time_ms,
@@ -258,8 +270,9 @@ async def _execute_prepared(
             results.append(TestResult(name=case.name, verdict=CANCELLED, message="Not run."))
             continue
         case_stdin = case.stdin.encode() if isinstance(case.stdin, str) else case.stdin
-        outcome = await _run_once(program, case_stdin, limits, on_output, cancel)
-        verdict, why = decide(outcome, limits, case.expected_output)
+        case_limits = case.limits or limits
+        outcome = await _run_once(program, case_stdin, case_limits, on_output, cancel)
+        verdict, why = decide(outcome, case_limits, case.expected_output)
         results.append(
             TestResult(
                 name=case.name,
@@ -293,6 +306,7 @@ async def _execute_prepared(
         stdout=shown.stdout,
         stderr=shown.stderr,
         compile_output=compile_output,
+        compile_time_ms=compile_time_ms,
         truncated=dict(shown.truncated),
         time_ms=max((r.time_ms or 0 for r in ran), default=None),
         wall_time_ms=sum(r.wall_time_ms or 0 for r in ran) if ran else None,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import classes, executions, live, projects, service, tokens
+from . import assignments, classes, executions, live, projects, service, tokens
 
 
 def all_handlers() -> list[tuple[str, Any]]:
@@ -16,4 +16,5 @@ def all_handlers() -> list[tuple[str, Any]]:
         *live.default_handlers,
         *classes.default_handlers,
         *tokens.default_handlers,
+        *assignments.default_handlers,
     ]

@@ -21,6 +21,7 @@ from typing import Any
 
 from pydantic import Field, StrictBool, StrictInt, StrictStr
 from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from .. import metrics
 from ..auth import Caller
@@ -29,7 +30,7 @@ from ..events import EventBus
 from ..execution.base import Limits, Sandbox, SandboxUnavailable
 from ..execution.languages import Language
 from ..queue import Queue
-from ..store import Database, Execution
+from ..store import Database, Execution, Project
 from ..store.models import utcnow
 from .callbacks import CallbackSender, check_url
 from .paths import decode_content, encode_content, normalize_path
@@ -39,6 +40,13 @@ from .runner import INTERRUPTED, ExecutionRunner, status_notice
 from .views import execution_json
 
 log = logging.getLogger(__name__)
+
+
+def is_internal_user(name: str) -> bool:
+    """MUSCode's own users (the grader: ``muscode/grader``) have a "/" in their name,
+    which no JupyterHub or MUSCode user name may contain."""
+    return "/" in name
+
 
 LIMIT_FIELDS = tuple(f.name for f in fields(Limits))
 _JAVA_PUBLIC_CLASS = re.compile(r"\bpublic\s+(?:final\s+|abstract\s+)*class\s+([A-Za-z_]\w*)")
@@ -57,6 +65,8 @@ class TestInput(_Input):
     name: StrictStr
     stdin: StrictStr = ""
     expected_output: StrictStr | None = None
+    #: This test's own limits, over the run's (each still at most the server's maximum).
+    limits: LimitsInput | None = None
 
 
 class ExecutionCreate(_Input):
@@ -277,8 +287,10 @@ class ExecutionService:
 
     # -- submission -----------------------------------------------------------------
 
-    def _limits(self, requested: LimitsInput | None) -> Limits:
-        values = self.policy.run_limits.as_dict()
+    def _limits(
+        self, requested: LimitsInput | None, base: Limits | None = None, field: str = "limits"
+    ) -> Limits:
+        values = (base or self.policy.run_limits).as_dict()
         maxima = self.policy.max_limits.as_dict()
         given = requested.model_dump(exclude_none=True) if requested else {}
         errors = []
@@ -286,7 +298,7 @@ class ExecutionService:
             if value > maxima[name]:
                 errors.append(
                     {
-                        "field": f"limits.{name}",
+                        "field": f"{field}.{name}",
                         "message": f"must be at most {maxima[name]} on this server",
                     }
                 )
@@ -354,7 +366,7 @@ class ExecutionService:
     async def submit(self, caller: Caller, data: ExecutionCreate) -> dict[str, Any]:
         """Validate and record a run, then queue it. Returns its JSON (``queued``)."""
         rows = await self._prepare_many(caller, [data])
-        await self._enqueue(rows)
+        await self.enqueue(rows)
         return execution_json(rows[0])
 
     async def submit_batch(self, caller: Caller, runs: list[ExecutionCreate]) -> list[str]:
@@ -362,7 +374,7 @@ class ExecutionService:
         if not 1 <= len(runs) <= self.policy.max_batch:
             raise Invalid.field("submissions", f"must hold 1 to {self.policy.max_batch} runs")
         rows = await self._prepare_many(caller, runs)
-        await self._enqueue(rows)
+        await self.enqueue(rows)
         return [row.id for row in rows]
 
     async def _prepare_many(self, caller: Caller, runs: list[ExecutionCreate]) -> list[Execution]:
@@ -408,7 +420,8 @@ class ExecutionService:
             metrics.REJECTED.labels(e.reason).inc()
             raise
 
-    async def _enqueue(self, rows: list[Execution]) -> None:
+    async def enqueue(self, rows: list[Execution]) -> None:
+        """Queue stored runs; on a queue failure the rest are finished and 503 raised."""
         for i, row in enumerate(rows):
             try:
                 await self.queue.put(row.id)
@@ -433,13 +446,9 @@ class ExecutionService:
 
     async def _prepare(self, caller: Caller, data: ExecutionCreate) -> Execution:
         """Validate one run and build its row (not yet stored)."""
-        language = self.languages.get(data.language)
-        if language is None:
-            raise Invalid.field(
-                "language",
-                f"unknown language {data.language!r}; use one of "
-                f"{', '.join(sorted(self.languages))}",
-            )
+        if data.language not in self.languages:
+            await self.check_runnable(data.language)  # raises: unknown language
+        language = self.languages[data.language]
         if data.interactive and data.tests is not None:
             raise Invalid.field("interactive", "an interactive run cannot carry tests")
         if data.callback_url is not None:
@@ -448,15 +457,7 @@ class ExecutionService:
             raise Invalid.field("expected_output", "give expected outputs inside tests instead")
         if data.tests is not None and not 1 <= len(data.tests) <= self.policy.max_tests:
             raise Invalid.field("tests", f"must hold 1 to {self.policy.max_tests} tests")
-        problem = await self.sandbox_problem()
-        if problem is not None:
-            raise DependencyDown("executor", f"code cannot run right now: {problem}")
-        versions = await self.versions()
-        if versions.get(language.id) is None:
-            raise Invalid.field(
-                "language",
-                f"{language.name} is not available on this server's {self.sandbox.name} sandbox",
-            )
+        await self.check_runnable(language.id)
         limits = self._limits(data.limits)
         try:
             options = shlex.split(data.compiler_options)
@@ -490,44 +491,140 @@ class ExecutionService:
                     reason="stdin_too_large",
                 )
 
-        request = {
-            "files": [
-                dict(zip(("content", "encoding"), encode_content(c), strict=True), path=p)
-                for p, c in files
-            ],
-            "main": main,
-            "stdin": data.stdin,
-            "args": data.args,
-            "compiler_options": options,
-            "expected_output": data.expected_output,
-            "tests": [t.model_dump() for t in data.tests] if data.tests is not None else None,
-            "limits": limits.as_dict(),
-            "interactive": data.interactive,
-            "callback_url": data.callback_url,
-        }
-        return Execution(
+        return _execution_row(
             owner=caller.name,
             project_id=project_id,
             language=language.id,
-            status="queued",
-            request=request,
-            created_at=utcnow(),
-            attempts=0,
+            files=files,
+            main=main,
+            limits=limits,
+            stdin=data.stdin,
+            args=data.args,
+            compiler_options=options,
+            expected_output=data.expected_output,
+            tests=None
+            if data.tests is None
+            else [
+                {
+                    "name": t.name,
+                    "stdin": t.stdin,
+                    "expected_output": t.expected_output,
+                    "limits": None
+                    if t.limits is None
+                    else self._limits(t.limits, limits, f"tests[{i}].limits").as_dict(),
+                }
+                for i, t in enumerate(data.tests)
+            ],
+            interactive=data.interactive,
+            callback_url=data.callback_url,
         )
+
+    async def check_runnable(self, language_id: str, field: str = "language") -> Language:
+        """The language if this server can run it now: 503 when the sandbox is down,
+        422 (naming ``field``) when the language is unknown or unavailable."""
+        language = self.languages.get(language_id)
+        if language is None:
+            raise Invalid.field(
+                field,
+                f"unknown language {language_id!r}; use one of {', '.join(sorted(self.languages))}",
+            )
+        problem = await self.sandbox_problem()
+        if problem is not None:
+            raise DependencyDown("executor", f"code cannot run right now: {problem}")
+        versions = await self.versions()
+        if versions.get(language.id) is None:
+            raise Invalid.field(
+                field,
+                f"{language.name} is not available on this server's {self.sandbox.name} sandbox",
+            )
+        return language
+
+    def limits_within(
+        self, requested: LimitsInput | None, base: Limits | None = None, field: str = "limits"
+    ) -> Limits:
+        """``base`` (else the server's run limits) with ``requested`` applied; 422 naming
+        ``field`` when a value is over the server's maximum."""
+        return self._limits(requested, base, field)
+
+    async def graded_run(
+        self,
+        *,
+        owner: str,
+        language: str,
+        files: Sequence[tuple[str, bytes]],
+        main: str,
+        tests: list[dict[str, Any]],
+        limits: Limits,
+        grading: dict[str, Any],
+    ) -> Execution:
+        """A grading run on behalf of the server (no caller, no rate limit), not yet
+        stored: compiled once, run per test. The caller stores it with what it grades,
+        then hands it to :meth:`enqueue`. ``grading`` is kept in the request for the
+        done hook. 503 when the sandbox is down, 422 when the language is unavailable."""
+        await self.check_runnable(language)
+        row = _execution_row(
+            owner=owner,
+            project_id=None,
+            language=language,
+            files=files,
+            main=main,
+            limits=limits,
+            tests=tests,
+        )
+        row.request["grading"] = grading
+        return row
 
     # -- queries --------------------------------------------------------------------
 
-    async def _row(self, caller: Caller, execution_id: str) -> Execution:
+    async def _row(
+        self, caller: Caller, execution_id: str, *, read_only: bool = False
+    ) -> Execution:
+        """The run if the caller may see it; 404 otherwise (never 403: no leaks).
+
+        Its owner (with ``execute``) and admins always may; with ``read_only`` (the
+        caller only reads it) the staff of the class of the run's project too.
+        """
         async with self.db.session() as s:
             row = await s.get(Execution, execution_id)
-        if row is None or not caller.can_see_owner(row.owner):
+            visible = row is not None and (
+                (caller.has("execute") and caller.can_see_owner(row.owner))
+                or (
+                    read_only
+                    and row.project_id is not None
+                    and await self._class_staff_view(s, caller, row.project_id) == row.owner
+                )
+            )
+        if row is None or not visible:
             raise NotFound(f"execution {execution_id} not found", reason="execution_not_found")
         return row
 
+    async def _class_staff_view(
+        self, s: AsyncSession, caller: Caller, project_id: str
+    ) -> str | None:
+        """Whose runs of project ``project_id`` the caller may read as a TA or instructor
+        of its class (a class-bound token: only in that class): the project's owner, or
+        None. Only the owner's own runs of a live class project; never runs of MUSCode's
+        internal users (names with a "/", such as the grader), nor of anyone else."""
+        project = await s.get(Project, project_id)
+        if (
+            project is None
+            or project.deleted_at is not None
+            or is_internal_user(project.owner)
+            or not await self.projects._is_class_staff(s, caller, project.class_id)
+        ):
+            return None
+        return project.owner
+
+    @staticmethod
+    def _require_read(caller: Caller) -> None:
+        """Reading runs needs ``execute``, or ``grade`` (then only runs staff may read)."""
+        if not caller.has("grade"):
+            caller.require("execute")
+
     async def get(self, caller: Caller, execution_id: str) -> dict[str, Any]:
-        caller.require("execute")
+        self._require_read(caller)
         await self.start()
-        return execution_json(await self._row(caller, execution_id))
+        return execution_json(await self._row(caller, execution_id, read_only=True))
 
     async def wait(self, caller: Caller, execution_id: str, timeout: float) -> dict[str, Any]:
         """The run once done, or as it is when ``timeout`` seconds have passed."""
@@ -553,22 +650,36 @@ class ExecutionService:
         limit: int = 50,
         before: str | None = None,
     ) -> list[dict[str, Any]]:
-        caller.require("execute")
+        """The caller's runs (an admin's: everyone's), newest first. With ``project_id``
+        of a class project, its class's TAs and instructors get its owner's runs of it."""
+        self._require_read(caller)
         await self.start()
-        q = select(Execution)
-        if not caller.admin:
-            q = q.where(Execution.owner == caller.name)
-        if ids is not None:
-            q = q.where(Execution.id.in_(ids))
-        if project_id is not None:
-            q = q.where(Execution.project_id == project_id)
-        if status is not None:
-            q = q.where(Execution.status == status)
         async with self.db.session() as s:
+            owner: str | None = None if caller.admin else caller.name
+            staff_of = None
+            if project_id is not None and not caller.admin:
+                staff_of = await self._class_staff_view(s, caller, project_id)
+            if staff_of is not None:
+                owner = staff_of
+            else:
+                caller.require("execute")
+            q = select(Execution)
+            if owner is not None:
+                q = q.where(Execution.owner == owner)
+            if ids is not None:
+                q = q.where(Execution.id.in_(ids))
+            if project_id is not None:
+                q = q.where(Execution.project_id == project_id)
+            if status is not None:
+                q = q.where(Execution.status == status)
             if before is not None:
                 anchor = await s.get(Execution, before)
-                if anchor is None or not caller.can_see_owner(anchor.owner):
-                    raise Invalid.field("before", "is not the id of one of your executions")
+                if (
+                    anchor is None
+                    or (owner is not None and anchor.owner != owner)
+                    or (project_id is not None and anchor.project_id != project_id)
+                ):
+                    raise Invalid.field("before", "is not the id of one of these executions")
                 q = q.where(Execution.created_at < anchor.created_at)
             rows = await s.scalars(q.order_by(Execution.created_at.desc()).limit(limit))
             return [execution_json(r) for r in rows]
@@ -616,10 +727,13 @@ class ExecutionService:
         await self.bus.control(execution_id, message)
 
     async def stream(self, caller: Caller, execution_id: str) -> AsyncIterator[dict[str, Any]]:
-        """Everything the run printed so far, then the live rest, ending with ``done``."""
+        """Everything the run printed so far, then the live rest, ending with ``done``.
+
+        Read-only: the class staff who may read the run may watch it too (stdin and
+        cancel stay the owner's, see :meth:`send_input` and :meth:`cancel`)."""
         caller.require("execute")
         await self.start()
-        row = await self._row(caller, execution_id)
+        row = await self._row(caller, execution_id, read_only=True)
         if row.status == "done" and not self.bus_has(execution_id):
             yield {"type": "status", "status": "done"}
             result = execution_json(row)
@@ -642,3 +756,46 @@ class ExecutionService:
         caller.require("execute")
         async for notice in self.bus.notices(caller.name):
             yield notice
+
+
+def _execution_row(
+    *,
+    owner: str,
+    project_id: str | None,
+    language: str,
+    files: Sequence[tuple[str, bytes]],
+    main: str,
+    limits: Limits,
+    stdin: str = "",
+    args: Sequence[str] = (),
+    compiler_options: Sequence[str] = (),
+    expected_output: str | None = None,
+    tests: list[dict[str, Any]] | None = None,
+    interactive: bool = False,
+    callback_url: str | None = None,
+) -> Execution:
+    """A new ``queued`` run; ``request`` holds everything a worker needs to run it."""
+    request = {
+        "files": [
+            dict(zip(("content", "encoding"), encode_content(c), strict=True), path=p)
+            for p, c in files
+        ],
+        "main": main,
+        "stdin": stdin,
+        "args": list(args),
+        "compiler_options": list(compiler_options),
+        "expected_output": expected_output,
+        "tests": tests,
+        "limits": limits.as_dict(),
+        "interactive": interactive,
+        "callback_url": callback_url,
+    }
+    return Execution(
+        owner=owner,
+        project_id=project_id,
+        language=language,
+        status="queued",
+        request=request,
+        created_at=utcnow(),
+        attempts=0,
+    )

@@ -12,7 +12,7 @@ import asyncio
 import base64
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from sqlalchemy import update
@@ -33,6 +33,10 @@ log = logging.getLogger(__name__)
 SANDBOX_FAILED = "the sandbox could not run this program"
 INTERRUPTED = "the server stopped while this program ran; run it again"
 WORKER_DIED = "the worker running this program stopped twice; run it again"
+
+
+#: Called once a run is stored as done (e.g. to score the submission it grades).
+DoneHook = Callable[[Execution], Awaitable[None]]
 
 
 def status_notice(row: Execution, status: str, verdict: str | None = None) -> dict[str, Any]:
@@ -60,6 +64,7 @@ class ExecutionRunner:
         *,
         callbacks: CallbackSender | None = None,
         max_attempts: int = 2,
+        on_done: DoneHook | None = None,
         audit: Audit | None = None,
     ) -> None:
         self.db = db
@@ -69,6 +74,7 @@ class ExecutionRunner:
         self.bus = bus
         self.max_attempts = max_attempts
         self.callbacks = callbacks
+        self.on_done = on_done
         #: Emits each run's start and finish audit events.
         self.audit = audit if audit is not None else Audit()
 
@@ -163,7 +169,12 @@ class ExecutionRunner:
             tests = None
             if req["tests"] is not None:
                 tests = [
-                    TestCase(t["name"], t["stdin"].encode("utf-8"), t["expected_output"])
+                    TestCase(
+                        t["name"],
+                        t["stdin"].encode("utf-8"),
+                        t["expected_output"],
+                        Limits(**t["limits"]) if t.get("limits") else None,
+                    )
                     for t in req["tests"]
                 ]
             given = req["stdin"].encode("utf-8")
@@ -235,6 +246,12 @@ class ExecutionRunner:
             await self.bus.finished(row.id)
         except Exception:
             log.exception("could not announce the end of execution %s", row.id)
+        if self.on_done is not None:
+            try:
+                await self.on_done(row)
+            except Exception:
+                # What the hook records (a submission's score) is also derived on read.
+                log.exception("could not finish what waited on execution %s", row.id)
         url = row.request.get("callback_url")
         if url and self.callbacks is not None:
             self.callbacks.send_later(url, execution_json(row))

@@ -1,9 +1,22 @@
 """Persistence: SQLAlchemy models, the async database, Alembic migrations."""
 
 from .db import Database, SchemaMismatch, ensure_schema, upgrade
-from .models import Base, Class, Execution, File, Membership, Project, RevokedToken, Token, User
+from .models import (
+    Assignment,
+    Base,
+    Class,
+    Execution,
+    File,
+    Membership,
+    Project,
+    RevokedToken,
+    Submission,
+    Token,
+    User,
+)
 
 __all__ = [
+    "Assignment",
     "Base",
     "Class",
     "Database",
@@ -13,6 +26,7 @@ __all__ = [
     "Project",
     "RevokedToken",
     "SchemaMismatch",
+    "Submission",
     "Token",
     "User",
     "ensure_schema",

@@ -8,7 +8,9 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -104,6 +106,8 @@ class Project(Base):
     description: Mapped[str] = mapped_column(Text, default="")
     language: Mapped[str] = mapped_column(String(64))
     class_id: Mapped[str | None] = mapped_column(String(36), nullable=True, index=True)
+    #: The assignment this project was started from (``POST /assignments/{id}/start``).
+    assignment_id: Mapped[str | None] = mapped_column(String(36), nullable=True, index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
@@ -204,3 +208,75 @@ class Token(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class Assignment(Base):
+    """A piece of work set for a class: starter files, test cases, a due date.
+
+    Deleting is soft: submissions and grades stay readable in the database.
+    """
+
+    __tablename__ = "assignments"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    class_id: Mapped[str] = mapped_column(ForeignKey("classes.id", ondelete="CASCADE"), index=True)
+    title: Mapped[str] = mapped_column(String(255))
+    description: Mapped[str] = mapped_column(Text, default="")
+    language: Mapped[str] = mapped_column(String(64))
+    #: ``[{"path", "content"}]``
+    starter_files: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    #: ``[{"name", "stdin", "expected_output", "points", "hidden", "limits"}]``
+    tests: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    due_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    #: ``{"mode": "accept" | "penalty" | "no_credit", "penalty_per_day": percent}``
+    late_policy: Mapped[dict[str, Any]] = mapped_column(JSON)
+    max_attempts: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    #: Run limits for every test (a test's own limits win), or None for the server's.
+    limits: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    published: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_by: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class Submission(Base):
+    """A snapshot of a student's project handed in for grading.
+
+    The files are copied, so later edits (or a deleted project) never change what was
+    graded. ``execution_id`` is the grading run (the latest one after a regrade).
+    """
+
+    __tablename__ = "submissions"
+    __table_args__ = (
+        UniqueConstraint("assignment_id", "student", "attempt", name="uq_submissions_attempt"),
+        Index("ix_submissions_assignment_student", "assignment_id", "student"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    assignment_id: Mapped[str] = mapped_column(ForeignKey("assignments.id", ondelete="CASCADE"))
+    student: Mapped[str] = mapped_column(ForeignKey("users.name"))
+    project_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    attempt: Mapped[int] = mapped_column(Integer)
+    #: ``[{"path", "content", "encoding"}]`` as submitted
+    files: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    main: Mapped[str] = mapped_column(String(1024))
+    submitted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    late: Mapped[bool] = mapped_column(Boolean, default=False)
+    days_late: Mapped[int] = mapped_column(Integer, default=0)
+    execution_id: Mapped[str | None] = mapped_column(String(36), nullable=True, index=True)
+    #: grading | graded
+    status: Mapped[str] = mapped_column(String(16), default="grading")
+    verdict: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    message: Mapped[str | None] = mapped_column(Text, nullable=True)
+    compile_output: Mapped[str | None] = mapped_column(Text, nullable=True)
+    #: Per test, as graded: the test as it was, and its run's verdict and output.
+    results: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON, nullable=True)
+    raw_score: Mapped[float | None] = mapped_column(Float, nullable=True)
+    score: Mapped[float | None] = mapped_column(Float, nullable=True)
+    max_score: Mapped[float] = mapped_column(Float, default=0.0)
+    override_score: Mapped[float | None] = mapped_column(Float, nullable=True)
+    override_comment: Mapped[str | None] = mapped_column(Text, nullable=True)
+    override_by: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    override_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    graded_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
