@@ -174,6 +174,9 @@ MUSCODE_COMMAND = [
     # Hub OAuth: the browser's hub session (or a hub API token) identifies the user.
     "--ServerApp.identity_provider_class="
     "jupyterhub.singleuser.extension.JupyterHubIdentityProvider",
+    # Users get MUSCode's API and nothing else of this Jupyter Server: no kernels,
+    # terminals, files or event stream in the process that holds the credentials.
+    "--ServerApp.authorizer_class=muscode_ext.auth.ServiceAuthorizer",
     f"--ServerApp.port={MUSCODE_PORT}",
     "--ServerApp.base_url=/services/muscode/",
     "--ServerApp.port_retries=0",

@@ -27,6 +27,7 @@ from typing import Any, Literal
 
 import jwt
 from jupyter_core.utils import ensure_async
+from jupyter_server.auth.authorizer import Authorizer
 from jupyter_server.auth.identity import User as JupyterUser
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -314,6 +315,23 @@ class BearerIdentityProvider:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._inner, name)
+
+
+#: The Jupyter authorization resource of every MUSCode handler (``handlers.base``).
+MUSCODE_RESOURCE = "muscode"
+
+
+class ServiceAuthorizer(Authorizer):
+    """Authorizer of MUSCode run as a shared service (JupyterHub's ``muscode``).
+
+    Every signed-in user may use MUSCode's API, whose own checks then apply, and nothing
+    else of the Jupyter Server it runs in: kernels, terminals, files and the event
+    stream would run code or read data as the service, beside its database, Redis and
+    Docker credentials. Not for a single-user server, whose owner uses all of it.
+    """
+
+    def is_authorized(self, handler: Any, user: Any, action: str, resource: str) -> bool:
+        return resource == MUSCODE_RESOURCE
 
 
 def running_under_hub() -> bool:

@@ -252,3 +252,30 @@ def test_hub_roles_decide_who_creates_classes(hub: Hub) -> None:
     student = hub.user_token("student5")
     status, err = hub.call("POST", f"{API}/classes", {"slug": "mine", "name": "M"}, token=student)
     assert status == 403 and err["reason"] == "missing_scope"
+
+
+def test_the_service_offers_users_muscode_and_nothing_else(hub: Hub) -> None:
+    """The service runs beside the database, Redis and Docker credentials: a hub user
+    must not reach its Jupyter Server's kernels, terminals, files or event stream."""
+    token = hub.user_token("student2")
+    assert hub.call("GET", f"{API}/me", token=token)[0] == 200
+    for path in ("api/kernels", "api/contents", "api/sessions", "api/terminals", "api/kernelspecs"):
+        status, body = hub.call("GET", f"/services/muscode/{path}", token=token)
+        assert status in (403, 404), (path, status, body)
+    status, body = hub.call("POST", "/services/muscode/api/kernels", {}, token=token)
+    assert status in (403, 404), (status, body)
+    # Even a hub admin: code never runs in the service's own process.
+    admin = hub.user_token("instructor")
+    status, body = hub.call("POST", "/services/muscode/api/kernels", {}, token=admin)
+    assert status in (403, 404), (status, body)
+
+
+def test_the_service_authorizer_allows_only_muscode() -> None:
+    from muscode_ext.auth import ServiceAuthorizer
+    from muscode_ext.handlers.base import AUTH_RESOURCE
+
+    authorizer = ServiceAuthorizer()
+    assert authorizer.is_authorized(None, None, "write", AUTH_RESOURCE)
+    for resource in ("kernels", "contents", "terminals", "events", "sessions", "api", "server"):
+        for action in ("read", "write", "execute"):
+            assert not authorizer.is_authorized(None, None, action, resource)
