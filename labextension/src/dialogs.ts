@@ -7,7 +7,7 @@ import { TranslationBundle } from '@jupyterlab/translation';
 import { Widget } from '@lumino/widgets';
 
 import type { ConflictChoice, IConflict } from './drive';
-import type { Language, ProjectCreate } from './types';
+import type { Language, ProjectCreate, ScoreOverride, Submission } from './types';
 
 let counter = 0;
 function uid(prefix: string): string {
@@ -182,4 +182,78 @@ export async function showError(
     body: message,
     buttons: [Dialog.okButton({ label: trans.__('OK') })]
   });
+}
+
+/** Override a submission's score: a number of points and a comment. */
+class OverrideForm extends Widget implements Dialog.IBodyWidget<ScoreOverride> {
+  constructor(trans: TranslationBundle, submission: Submission) {
+    super();
+    this.addClass('muscode-Form');
+    const intro = document.createElement('p');
+    intro.textContent = trans.__(
+      'Attempt %1 of %2: the tests gave %3 of %4 points.',
+      String(submission.attempt),
+      submission.student,
+      String(submission.raw_score ?? '–'),
+      String(submission.max_score)
+    );
+    this.node.append(intro);
+    this._score = document.createElement('input');
+    this._score.type = 'number';
+    this._score.min = '0';
+    this._score.step = 'any';
+    this._score.required = true;
+    this._score.classList.add('jp-mod-styled', 'muscode-Override-score');
+    this._score.value = String(submission.override?.score ?? submission.score ?? '');
+    this._comment = document.createElement('textarea');
+    this._comment.rows = 3;
+    this._comment.maxLength = 2000;
+    this._comment.classList.add('jp-mod-styled', 'muscode-Override-comment');
+    this._comment.value = submission.override?.comment ?? '';
+    field(this.node, trans.__('Score (points)'), this._score);
+    field(this.node, trans.__('Comment for the student'), this._comment);
+  }
+
+  getValue(): ScoreOverride {
+    const raw = this._score.value.trim();
+    const score = raw === '' ? Number.NaN : Number(raw);
+    return { score: Number.isFinite(score) ? score : null, comment: this._comment.value };
+  }
+
+  private _score: HTMLInputElement;
+  private _comment: HTMLTextAreaElement;
+}
+
+/**
+ * Ask for a score override. Resolves with the override to send (`score: null`
+ * clears one), or null when the user cancelled or gave no valid score.
+ */
+export async function askOverride(
+  trans: TranslationBundle,
+  submission: Submission
+): Promise<ScoreOverride | null> {
+  const buttons = [
+    Dialog.cancelButton({ label: trans.__('Cancel') }),
+    Dialog.okButton({ label: trans.__('Set score'), actions: ['set'] })
+  ];
+  if (submission.override) {
+    buttons.splice(
+      1,
+      0,
+      Dialog.warnButton({ label: trans.__('Clear override'), actions: ['clear'] })
+    );
+  }
+  const result = await showDialog({
+    title: trans.__('Override the score of %1', submission.student),
+    body: new OverrideForm(trans, submission),
+    focusNodeSelector: 'input',
+    buttons
+  });
+  if (result.button.actions.includes('clear')) {
+    return { score: null };
+  }
+  if (!result.button.accept || !result.value || result.value.score === null) {
+    return null;
+  }
+  return result.value;
 }

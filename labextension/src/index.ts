@@ -2,22 +2,27 @@
  * MUSCode for JupyterLab: the side panel, the MUSCode drive, and Run with live output.
  */
 import { ILayoutRestorer, JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyterlab/application';
-import { ICommandPalette, ToolbarButton } from '@jupyterlab/apputils';
+import { ICommandPalette, MainAreaWidget, ToolbarButton } from '@jupyterlab/apputils';
 import { PathExt } from '@jupyterlab/coreutils';
 import { IDocumentManager, IDocumentWidgetOpener } from '@jupyterlab/docmanager';
 import { DocumentRegistry, IDocumentWidget } from '@jupyterlab/docregistry';
 import { IFileBrowserFactory } from '@jupyterlab/filebrowser';
+import { FileEditor } from '@jupyterlab/fileeditor';
+import { IRenderMimeRegistry } from '@jupyterlab/rendermime';
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
 import { ITranslator, nullTranslator, TranslationBundle } from '@jupyterlab/translation';
 import { runIcon, stopIcon } from '@jupyterlab/ui-components';
 import { DisposableDelegate, IDisposable } from '@lumino/disposable';
 import { ISignal, Signal } from '@lumino/signaling';
 
+import { createView, IAssignmentContext, ViewRequest, viewId } from './assignmentviews';
 import { askConflict, askText, showError } from './dialogs';
 import { MuscodeDrive } from './drive';
+import { EventFeed } from './events';
 import { muscodeIcon } from './icons';
 import { MuscodePanel } from './panel';
 import { capabilitiesFrom, ICapabilities, makeSettings, MuscodeClient } from './request';
+import { ReviewDrive } from './review';
 import { describeError, LanguageCatalog } from './runner';
 import { RunManager } from './runmanager';
 import { RunPanel } from './runpanel';
@@ -28,11 +33,16 @@ export * from './request';
 export { OutputModel } from './output';
 export { MuscodeDrive } from './drive';
 export { LanguageCatalog, RunSession } from './runner';
+export { EventFeed, follow, parseNotice } from './events';
+export { ReviewDrive } from './review';
 
 const PLUGIN_ID = 'muscode-jupyterlab:plugin';
 
 /** Name of the contents drive: its paths look like `MUSCode:project/file.py`. */
 export const DRIVE_NAME = 'MUSCode';
+
+/** Name of the read-only drive of students' projects: `MUSCodeReview:<project id>/file.py`. */
+export const REVIEW_DRIVE_NAME = 'MUSCodeReview';
 
 namespace CommandIDs {
   export const run = 'muscode:run';
@@ -129,7 +139,8 @@ const plugin: JupyterFrontEndPlugin<void> = {
     ITranslator,
     ILayoutRestorer,
     ICommandPalette,
-    IDocumentWidgetOpener
+    IDocumentWidgetOpener,
+    IRenderMimeRegistry
   ],
   activate: async (
     app: JupyterFrontEnd,
@@ -139,7 +150,8 @@ const plugin: JupyterFrontEndPlugin<void> = {
     translator: ITranslator | null,
     restorer: ILayoutRestorer | null,
     palette: ICommandPalette | null,
-    opener: IDocumentWidgetOpener | null
+    opener: IDocumentWidgetOpener | null,
+    rendermime: IRenderMimeRegistry | null
   ): Promise<void> => {
     const trans = (translator ?? nullTranslator).load('muscode');
     const contents = app.serviceManager.contents;
@@ -182,8 +194,18 @@ const plugin: JupyterFrontEndPlugin<void> = {
       }
     });
     contents.addDrive(drive);
+    const review = new ReviewDrive({ client: state.client, name: REVIEW_DRIVE_NAME });
+    contents.addDrive(review);
+    // Grades and regrade progress arrive as notices on GET /events.
+    const feed = new EventFeed({ client: () => state.client });
     state.changed.connect(() => {
       drive.client = state.client;
+      review.client = state.client;
+      if (state.capabilities.events) {
+        feed.start();
+      } else {
+        feed.stop();
+      }
     });
 
     const manager = new RunManager({
@@ -222,6 +244,54 @@ const plugin: JupyterFrontEndPlugin<void> = {
       await browser.model.cd(`/${PathExt.dirname(`${project.name}/${name}`)}`);
       docManager.openOrReveal(path);
     };
+    // -- assignment views in the main area -----------------------------------------------
+    const views = new Map<string, MainAreaWidget>();
+    const openReview = async (projectId: string, path?: string) => {
+      if (!path) {
+        const project = await state.client.getProject(projectId);
+        path = project.files[0]?.path;
+      }
+      if (!path) {
+        throw new Error(trans.__('This project has no files.'));
+      }
+      const widget = docManager.openOrReveal(review.pathOf(projectId, path));
+      if (widget) {
+        await widget.context.ready;
+        // a student's file: reading only, and the title says whose it is
+        if (widget.content instanceof FileEditor) {
+          widget.content.editor.setOption('readOnly', true);
+        }
+        widget.addClass('muscode-mod-review');
+        widget.title.caption = trans.__('%1 (read-only)', widget.title.caption || path);
+      }
+    };
+    const assignmentContext: IAssignmentContext = {
+      client: () => state.client,
+      trans,
+      me: () => state.me,
+      catalog: () => state.catalog,
+      capabilities: () => state.capabilities,
+      feed,
+      rendermime,
+      openProject: async project => {
+        await openProject(project);
+        app.shell.activateById(panel.id);
+      },
+      openReview,
+      open: (view: ViewRequest) => {
+        const id = viewId(view);
+        let widget = views.get(id);
+        if (!widget || widget.isDisposed) {
+          widget = createView(assignmentContext, view);
+          views.set(id, widget);
+          widget.disposed.connect(() => views.delete(id));
+          app.shell.add(widget, 'main');
+        }
+        app.shell.activateById(widget.id);
+      },
+      changed: new Signal<object, string>(state)
+    };
+
     const panel = new MuscodePanel({
       drive,
       trans,
@@ -230,8 +300,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
       serverChanged: state.changed,
       onOpen: openProject,
       onNewFile: newFile,
-      client: () => state.client,
-      me: () => state.me,
+      assignments: assignmentContext,
       status: () => state.status,
       browser
     });

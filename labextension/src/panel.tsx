@@ -7,6 +7,7 @@ import {
   addIcon,
   editIcon,
   folderIcon,
+  listIcon,
   ReactWidget,
   refreshIcon,
   SidePanel,
@@ -18,21 +19,14 @@ import { ISignal } from '@lumino/signaling';
 import { Widget } from '@lumino/widgets';
 import * as React from 'react';
 
+import { isPastDue, isStaff, scoreText, studentStatus } from './assignments';
+import { dueText, IAssignmentContext, statusLabel } from './assignmentviews';
 import { askNewProject, askText, confirm } from './dialogs';
 import { MuscodeDrive } from './drive';
 import { muscodeIcon } from './icons';
-import { MuscodeAPIError, MuscodeClient } from './request';
+import { MuscodeAPIError } from './request';
 import { describeError, LanguageCatalog } from './runner';
-import { verdictLabel } from './runpanel';
-import type {
-  Assignment,
-  AssignmentTest,
-  Class,
-  Execution,
-  Me,
-  Project,
-  Submission
-} from './types';
+import type { Assignment, Class, EventNotice, Project } from './types';
 
 /** Re-render a component whenever `signal` fires. */
 function useSignal(signal: ISignal<object, unknown>): number {
@@ -260,11 +254,8 @@ function ProjectsView(props: IProjectsProps): JSX.Element {
 // -- classes and assignments ---------------------------------------------------------
 
 export interface IClassesProps {
-  client: () => MuscodeClient;
-  trans: TranslationBundle;
-  me: () => Me | null;
+  ctx: IAssignmentContext;
   serverChanged: ISignal<object, void>;
-  onOpenProject: (project: Project) => Promise<void>;
 }
 
 type Load<T> =
@@ -285,7 +276,8 @@ async function load<T>(what: () => Promise<T>): Promise<Load<T>> {
 }
 
 function ClassesView(props: IClassesProps): JSX.Element {
-  const { trans } = props;
+  const { ctx } = props;
+  const { trans } = ctx;
   const [classes, setClasses] = React.useState<Load<Class[]>>({ state: 'loading' });
   const [open, setOpen] = React.useState<string | null>(null);
   const [asked, setAsked] = React.useState(0);
@@ -293,7 +285,7 @@ function ClassesView(props: IClassesProps): JSX.Element {
 
   React.useEffect(() => {
     let live = true;
-    void load(() => props.client().listClasses()).then(r => live && setClasses(r));
+    void load(() => ctx.client().listClasses()).then(r => live && setClasses(r));
     return () => {
       live = false;
     };
@@ -333,12 +325,13 @@ function ClassesView(props: IClassesProps): JSX.Element {
     if (!classes.value.length) {
       return <p className="muscode-Empty">{trans.__('You are not in any class yet.')}</p>;
     }
-    const roles = new Map((props.me()?.classes ?? []).map(c => [c.id, c.role]));
+    const roles = new Map((ctx.me()?.classes ?? []).map(c => [c.id, c.role]));
     return (
       <ul className="muscode-List muscode-Classes" aria-label={trans.__('My classes')}>
         {classes.value.map(c => {
           const expanded = open === c.id;
           const role = c.role ?? roles.get(c.id) ?? null;
+          const klass = { ...c, role };
           return (
             <li key={c.id} className="muscode-Class" data-class={c.slug}>
               <button
@@ -355,7 +348,7 @@ function ClassesView(props: IClassesProps): JSX.Element {
                   </span>
                 )}
               </button>
-              {expanded && <AssignmentsView {...props} klass={c} />}
+              {expanded && <AssignmentsView ctx={ctx} klass={klass} />}
             </li>
           );
         })}
@@ -371,267 +364,174 @@ function ClassesView(props: IClassesProps): JSX.Element {
   );
 }
 
-function formatDue(trans: TranslationBundle, due: string | null | undefined): string {
-  if (!due) {
-    return trans.__('no due date');
-  }
-  const when = new Date(due);
-  if (Number.isNaN(when.getTime())) {
-    return due;
-  }
-  return trans.__('due %1', when.toLocaleString());
-}
-
-function scoreText(s: { score?: number | null; max_score?: number | null }): string {
-  if (s.score === null || s.score === undefined) {
-    return '';
-  }
-  return s.max_score !== null && s.max_score !== undefined
-    ? `${s.score} / ${s.max_score}`
-    : String(s.score);
-}
-
-function AssignmentsView(props: IClassesProps & { klass: Class }): JSX.Element {
-  const { trans, klass } = props;
+/** A class's assignments in the panel; each opens in the main area. */
+function AssignmentsView(props: { ctx: IAssignmentContext; klass: Class }): JSX.Element {
+  const { ctx, klass } = props;
+  const { trans } = ctx;
   const [assignments, setAssignments] = React.useState<Load<Assignment[]>>({
     state: 'loading'
   });
-  const [results, setResults] = React.useState<Record<string, Submission[]>>({});
-  const [checks, setChecks] = React.useState<Record<string, Execution>>({});
-  const [messages, setMessages] = React.useState<Record<string, string>>({});
-  const [busy, setBusy] = React.useState<string | null>(null);
+  const staff = isStaff(klass.role, ctx.me());
 
   const reload = React.useCallback(async () => {
-    setAssignments(await load(() => props.client().listAssignments(klass.id)));
+    setAssignments(await load(() => ctx.client().listAssignments(klass.id)));
   }, [klass.id]);
 
   React.useEffect(() => {
     void reload();
   }, [reload]);
 
-  const act = async (a: Assignment, what: () => Promise<string | void>) => {
-    setBusy(a.id);
-    try {
-      const message = await what();
-      setMessages(m => ({ ...m, [a.id]: message ?? '' }));
-    } catch (err) {
-      const message =
-        err instanceof MuscodeAPIError && err.status === 404
-          ? trans.__('This MUSCode server cannot do that yet (the endpoint is missing).')
-          : describeError(err);
-      setMessages(m => ({ ...m, [a.id]: message }));
-    } finally {
-      setBusy(null);
-    }
-  };
+  // Lists follow what the editor saved and what graders did.
+  React.useEffect(() => {
+    const changed = (_: object, classId: string) => {
+      if (classId === klass.id) {
+        void reload();
+      }
+    };
+    const notice = (_: unknown, n: EventNotice) => {
+      if (n.type === 'submission' || (n.type === 'regrade' && n.pending === 0)) {
+        void reload();
+      }
+    };
+    ctx.changed.connect(changed);
+    ctx.feed.notice.connect(notice);
+    return () => {
+      ctx.changed.disconnect(changed);
+      ctx.feed.notice.disconnect(notice);
+    };
+  }, [reload]);
 
-  const start = async (a: Assignment): Promise<Project> => {
-    const project = await props.client().startAssignment(a.id);
-    return project;
-  };
-
-  /** Run the visible tests on the saved project ("check" before submitting). */
-  const check = async (a: Assignment, tests: AssignmentTest[]): Promise<string> => {
-    const client = props.client();
-    const projectId = a.project_id ?? (await start(a)).id;
-    const reply = await client.createExecution(
-      {
-        language: a.language,
-        project_id: projectId,
-        tests: tests.map(t => ({
-          name: t.name,
-          stdin: t.stdin ?? '',
-          expected_output: t.expected_output ?? null
-        }))
-      },
-      { wait: true, timeout: 120 }
-    );
-    let run = reply.body;
-    for (let i = 0; run.status !== 'done' && i < 120; i++) {
-      await new Promise(resolve => setTimeout(resolve, 1000));
-      run = await client.getExecution(run.id);
-    }
-    setChecks(c => ({ ...c, [a.id]: run }));
-    const passed = (run.tests ?? []).filter(t => t.verdict === 'accepted').length;
-    return trans.__('%1 of %2 visible tests pass.', String(passed), String(tests.length));
-  };
-
-  if (assignments.state === 'loading') {
-    return <p className="muscode-Empty">{trans.__('Loading…')}</p>;
-  }
-  if (assignments.state === 'unavailable') {
-    return (
-      <p className="muscode-Empty">
-        {trans.__('Assignments are not available on this MUSCode server yet.')}
-      </p>
-    );
-  }
-  if (assignments.state === 'error') {
-    return (
-      <div className="muscode-Error" role="alert">
-        {assignments.message}
-      </div>
-    );
-  }
-  if (!assignments.value.length) {
-    return <p className="muscode-Empty">{trans.__('No assignments yet.')}</p>;
-  }
-  return (
-    <ul
-      className="muscode-List muscode-Assignments"
-      aria-label={trans.__('Assignments of %1', klass.name)}
+  const staffTools = staff && (
+    <div
+      className="muscode-Class-tools"
+      role="toolbar"
+      aria-label={trans.__('Staff tools of %1', klass.name)}
     >
-      {assignments.value.map(a => {
-        const subs = results[a.id];
-        const latest = subs && subs.length ? subs[subs.length - 1] : null;
-        const score = latest ? scoreText(latest) : scoreText(a);
-        const visible = (a.tests ?? []).filter(t => !t.hidden);
-        const checked = checks[a.id];
-        return (
-          <li key={a.id} className="muscode-Assignment" data-assignment={a.title}>
-            <div className="muscode-Assignment-head">
-              <span className="muscode-Assignment-title">{a.title}</span>
-              <span className="muscode-Assignment-due">{formatDue(trans, a.due_at)}</span>
-              {a.published === false && <span className="muscode-Badge">{trans.__('draft')}</span>}
-              {a.status && <span className="muscode-Badge">{a.status}</span>}
-              {score && (
-                <span className="muscode-Assignment-score">{trans.__('score %1', score)}</span>
-              )}
-            </div>
-            {a.description && <p className="muscode-Assignment-description">{a.description}</p>}
-            <div className="muscode-Assignment-actions">
-              <button
-                type="button"
-                className="jp-mod-styled muscode-Assignment-start"
-                disabled={busy === a.id}
-                onClick={() =>
-                  void act(a, async () => {
-                    const project = await start(a);
-                    await props.onOpenProject(project);
-                    return trans.__('Your project "%1" is open in the files below.', project.name);
-                  })
-                }
-              >
-                {a.project_id ? trans.__('Open') : trans.__('Start')}
-              </button>
-              {visible.length > 0 && (
-                <button
-                  type="button"
-                  className="jp-mod-styled muscode-Assignment-check"
-                  disabled={busy === a.id}
-                  title={trans.__('Run the visible tests on your saved project')}
-                  onClick={() => void act(a, () => check(a, visible))}
-                >
-                  {trans.__('Check')}
-                </button>
-              )}
-              <button
-                type="button"
-                className="jp-mod-styled jp-mod-accept muscode-Assignment-submit"
-                disabled={busy === a.id}
-                onClick={() =>
-                  void act(a, async () => {
-                    const ok = await confirm(
-                      trans,
-                      trans.__('Submit "%1"', a.title),
-                      trans.__(
-                        'Submit your project as it is saved now? It is graded by running the tests.'
-                      ),
-                      trans.__('Submit')
-                    );
-                    if (!ok) {
-                      return;
-                    }
-                    const projectId = a.project_id ?? (await start(a)).id;
-                    const submission = await props.client().submit(a.id, projectId);
-                    setResults(r => ({ ...r, [a.id]: [...(r[a.id] ?? []), submission] }));
-                    return trans.__('Submitted.');
-                  })
-                }
-              >
-                {trans.__('Submit')}
-              </button>
-              <button
-                type="button"
-                className="jp-mod-styled muscode-Assignment-results"
-                disabled={busy === a.id}
-                onClick={() =>
-                  void act(a, async () => {
-                    const list = await props.client().listSubmissions(a.id);
-                    setResults(r => ({ ...r, [a.id]: list }));
-                    return list.length ? '' : trans.__('No submissions yet.');
-                  })
-                }
-              >
-                {trans.__('Results')}
-              </button>
-            </div>
-            {messages[a.id] && (
-              <p className="muscode-Assignment-message" role="status">
-                {messages[a.id]}
-              </p>
-            )}
-            {checked && (
-              <table className="muscode-Submission-tests" aria-label={trans.__('Check results')}>
-                <tbody>
-                  {(checked.tests ?? []).map(t => (
-                    <tr key={t.name}>
-                      <td>{t.name}</td>
-                      <td className={`muscode-verdict-${t.verdict ?? 'none'}`}>
-                        {verdictLabel(trans, t.verdict)}
-                      </td>
-                    </tr>
-                  ))}
-                </tbody>
-              </table>
-            )}
-            {latest && <SubmissionView trans={trans} submission={latest} />}
-          </li>
-        );
-      })}
-    </ul>
+      <button
+        type="button"
+        className="jp-mod-styled muscode-Class-newAssignment"
+        onClick={() =>
+          ctx.open({ kind: 'editor', klass, assignmentId: null, title: trans.__('New assignment') })
+        }
+      >
+        {trans.__('New assignment')}
+      </button>
+      <button
+        type="button"
+        className="jp-mod-styled muscode-Class-roster"
+        onClick={() => ctx.open({ kind: 'roster', klass })}
+      >
+        {trans.__('Roster')}
+      </button>
+      <button
+        type="button"
+        className="jp-mod-styled muscode-Class-grades"
+        disabled={!ctx.capabilities().grades}
+        onClick={() => ctx.open({ kind: 'gradebook', klass })}
+      >
+        {trans.__('Grades')}
+      </button>
+    </div>
   );
-}
 
-function SubmissionView(props: { trans: TranslationBundle; submission: Submission }): JSX.Element {
-  const { trans, submission: s } = props;
+  const body = (): JSX.Element => {
+    if (assignments.state === 'loading') {
+      return <p className="muscode-Empty">{trans.__('Loading…')}</p>;
+    }
+    if (assignments.state === 'unavailable') {
+      return (
+        <p className="muscode-Empty">
+          {trans.__('Assignments are not available on this MUSCode server yet.')}
+        </p>
+      );
+    }
+    if (assignments.state === 'error') {
+      return (
+        <div className="muscode-Error" role="alert">
+          {assignments.message}
+        </div>
+      );
+    }
+    if (!assignments.value.length) {
+      return <p className="muscode-Empty">{trans.__('No assignments yet.')}</p>;
+    }
+    return (
+      <ul
+        className="muscode-List muscode-Assignments"
+        aria-label={trans.__('Assignments of %1', klass.name)}
+      >
+        {assignments.value.map(a => {
+          const role = a.role ?? klass.role;
+          const asStudent = role === 'student';
+          const status = studentStatus(a);
+          const score = scoreText(a.my.best_score, a.max_score);
+          const late = isPastDue(a);
+          return (
+            <li
+              key={a.id}
+              className="muscode-Assignment"
+              data-assignment={a.title}
+              data-status={asStudent ? status : undefined}
+            >
+              <button
+                type="button"
+                className="muscode-Assignment-open"
+                title={trans.__('Open %1', a.title)}
+                onClick={() =>
+                  ctx.open(
+                    asStudent || !staff
+                      ? { kind: 'assignment', assignmentId: a.id, title: a.title }
+                      : { kind: 'submissions', klass, assignmentId: a.id, title: a.title }
+                  )
+                }
+              >
+                <span className="muscode-Assignment-title">{a.title}</span>
+                <span className={`muscode-Assignment-due ${late ? 'muscode-mod-late' : ''}`}>
+                  {dueText(trans, a.due_at)}
+                </span>
+              </button>
+              <span className="muscode-Assignment-badges">
+                {!a.published && <span className="muscode-Badge">{trans.__('draft')}</span>}
+                {asStudent && (
+                  <span className="muscode-Badge muscode-Assignment-status">
+                    {statusLabel(trans, status)}
+                  </span>
+                )}
+                {asStudent && score && (
+                  <span className="muscode-Assignment-score">{trans.__('score %1', score)}</span>
+                )}
+              </span>
+              {staff && (
+                <span className="muscode-Assignment-staff">
+                  <IconButton
+                    icon={editIcon}
+                    className="muscode-Assignment-edit"
+                    label={trans.__('Edit %1', a.title)}
+                    onClick={() =>
+                      ctx.open({ kind: 'editor', klass, assignmentId: a.id, title: a.title })
+                    }
+                  />
+                  <IconButton
+                    icon={listIcon}
+                    className="muscode-Assignment-submissions"
+                    label={trans.__('Submissions of %1', a.title)}
+                    onClick={() =>
+                      ctx.open({ kind: 'submissions', klass, assignmentId: a.id, title: a.title })
+                    }
+                  />
+                </span>
+              )}
+            </li>
+          );
+        })}
+      </ul>
+    );
+  };
+
   return (
-    <div className="muscode-Submission" aria-label={trans.__('Latest submission')}>
-      <p>
-        {s.status === 'done' || s.score !== undefined
-          ? trans.__('Score: %1', scoreText(s) || '–')
-          : trans.__('Grading…')}
-        {s.late ? ` ${trans.__('(late)')}` : ''}
-      </p>
-      {s.tests && s.tests.length > 0 && (
-        <table className="muscode-Submission-tests">
-          <thead>
-            <tr>
-              <th scope="col">{trans.__('Test')}</th>
-              <th scope="col">{trans.__('Result')}</th>
-              <th scope="col">{trans.__('Points')}</th>
-            </tr>
-          </thead>
-          <tbody>
-            {s.tests.map(t => (
-              <tr key={t.name}>
-                <td>{t.hidden ? trans.__('%1 (hidden)', t.name) : t.name}</td>
-                <td className={`muscode-verdict-${t.verdict ?? 'none'}`}>
-                  {t.hidden
-                    ? t.verdict === 'accepted'
-                      ? trans.__('passed')
-                      : trans.__('failed')
-                    : verdictLabel(trans, t.verdict)}
-                </td>
-                <td>
-                  {t.points ?? '–'}
-                  {t.max_points !== undefined && t.max_points !== null ? ` / ${t.max_points}` : ''}
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      )}
+    <div className="muscode-Class-body">
+      {staffTools}
+      {body()}
     </div>
   );
 }
@@ -639,8 +539,7 @@ function SubmissionView(props: { trans: TranslationBundle; submission: Submissio
 // -- the panel ---------------------------------------------------------------------------
 
 export interface IMuscodePanelOptions extends IProjectsProps {
-  client: () => MuscodeClient;
-  me: () => Me | null;
+  assignments: IAssignmentContext;
   status: () => string;
   /** The file browser of the MUSCode drive. */
   browser: Widget;
@@ -671,13 +570,7 @@ export class MuscodePanel extends SidePanel {
     this.addWidget(options.browser);
 
     const classes = ReactWidget.create(
-      <ClassesView
-        client={options.client}
-        trans={trans}
-        me={options.me}
-        serverChanged={options.serverChanged}
-        onOpenProject={options.onOpen}
-      />
+      <ClassesView ctx={options.assignments} serverChanged={options.serverChanged} />
     );
     classes.addClass('muscode-Section');
     classes.title.label = trans.__('Classes');

@@ -5,10 +5,8 @@
  * `jlpm check:api` generates types from that document and fails the build when a
  * schema and its type here differ (names, required fields, value types).
  *
- * The live channel's messages and the assignments part of the contract are not
- * described by the document yet (the stream is, in prose only).
- * They follow `API.md`; the same check compares each of them as soon as a schema of
- * the same name appears in the document.
+ * The messages of the live channel and of `GET /events` are described by the document
+ * in prose only; they follow `API.md` and the document's descriptions.
  */
 
 // ---------------------------------------------------------------------------------
@@ -145,6 +143,7 @@ export interface TestCase {
   name: string;
   stdin?: string;
   expected_output?: string | null;
+  limits?: Limits;
 }
 
 /** Schema `ExecutionCreate`: exactly one of `source`, `files` (+ `main`) or `project_id`. */
@@ -204,6 +203,7 @@ export interface Execution {
   stdout: string;
   stderr: string;
   compile_output: string | null;
+  compile_time_ms?: number | null;
   truncated: { stdout: boolean; stderr: boolean };
   time_ms: number | null;
   wall_time_ms: number | null;
@@ -282,73 +282,256 @@ export interface MembersAdd {
 }
 
 // ---------------------------------------------------------------------------------
-// Parts of API.md that the served OpenAPI document does not describe yet
+// Assignments and grading (schemas of the document)
 // ---------------------------------------------------------------------------------
 
-/** A test case of an assignment; hidden ones reach students as pass/fail only. */
+/** Schema `StarterFile`: a file every student's project starts with. */
+export interface StarterFile {
+  path: string;
+  content: string;
+}
+
+/**
+ * Schema `AssignmentTest`. To students a hidden test has only `name`, `points` and
+ * `hidden`.
+ */
 export interface AssignmentTest {
   name: string;
   stdin?: string;
   expected_output?: string | null;
   points?: number;
   hidden?: boolean;
+  limits?: Limits | null;
 }
 
+export type LateMode = 'accept' | 'penalty' | 'no_credit';
+
+/**
+ * Schema `LatePolicy`: after `due_at`, `accept` (full credit, flagged late), `penalty`
+ * (minus `penalty_per_day` percent per started day late) or `no_credit`.
+ */
+export interface LatePolicy {
+  mode: LateMode;
+  penalty_per_day?: number;
+}
+
+/** Schema `GradingProgress`: submissions of an assignment, and those still grading. */
+export interface GradingProgress {
+  total: number;
+  pending: number;
+}
+
+/** Schema `MyAssignment`: the caller's own progress on an assignment. */
+export interface MyAssignment {
+  project_id: string | null;
+  attempts: number;
+  latest_score: number | null;
+  best_score: number | null;
+  submitted_at: string | null;
+}
+
+/** Schema `Assignment`. */
 export interface Assignment {
   id: string;
   class_id: string;
   title: string;
-  description?: string;
+  /** Markdown. */
+  description: string;
   language: string;
-  starter_files?: FileCreate[];
-  tests?: AssignmentTest[];
-  due_at?: string | null;
-  published?: boolean;
-  /** The caller's own state, when the server reports it. */
-  project_id?: string | null;
-  score?: number | null;
-  max_score?: number | null;
-  status?: string | null;
+  starter_files: StarterFile[];
+  tests: AssignmentTest[];
+  due_at: string | null;
+  late_policy: LatePolicy;
+  max_attempts: number | null;
+  limits: Limits | null;
+  published: boolean;
+  max_score: number;
+  created_at: string;
+  updated_at: string;
+  /** The caller's role in the class (null for an admin who is not a member). */
+  role: ClassRole | null;
+  my: MyAssignment;
+  /** Regrading progress (staff). */
+  grading?: GradingProgress;
 }
 
+/** Schema `AssignmentCreate`. */
 export interface AssignmentCreate {
   title: string;
   description?: string;
   language: string;
-  starter_files?: FileCreate[];
+  starter_files?: StarterFile[];
   tests?: AssignmentTest[];
   due_at?: string | null;
+  late_policy?: LatePolicy;
+  max_attempts?: number | null;
+  limits?: Limits | null;
   published?: boolean;
 }
 
-export type AssignmentUpdate = Partial<AssignmentCreate>;
-
-/** One graded test of a submission (hidden tests: verdict only). */
-export interface SubmissionTest {
-  name: string;
-  verdict: Verdict;
-  hidden?: boolean;
-  points?: number | null;
-  max_points?: number | null;
-  stdout?: string | null;
-  stderr?: string | null;
-  time_ms?: number | null;
-  memory_kb?: number | null;
+/** Schema `AssignmentUpdate`. */
+export interface AssignmentUpdate {
+  title?: string;
+  description?: string;
+  language?: string;
+  starter_files?: StarterFile[];
+  tests?: AssignmentTest[];
+  due_at?: string | null;
+  late_policy?: LatePolicy;
+  max_attempts?: number | null;
+  limits?: Limits | null;
+  published?: boolean;
 }
 
+/** Schema `SubmissionCreate` (also the body of `POST /assignments/{id}/check`). */
+export interface SubmissionCreate {
+  project_id: string;
+}
+
+/**
+ * Schema `SubmissionTest`. A hidden test shows students only the required fields;
+ * staff and visible tests add the run's verdict, output and measurements.
+ */
+export interface SubmissionTest {
+  name: string;
+  hidden: boolean;
+  points: number;
+  points_awarded: number;
+  passed: boolean;
+  verdict?: Verdict;
+  stdin?: string;
+  expected_output?: string | null;
+  stdout?: string;
+  stderr?: string;
+  time_ms?: number | null;
+  memory_kb?: number | null;
+  message?: string | null;
+}
+
+/** The `override` of a submission: a score set by hand. */
+export interface SubmissionOverride {
+  score: number;
+  comment: string;
+  by: string;
+  at: string;
+}
+
+export type SubmissionStatus = 'grading' | 'graded';
+
+/** Schema `Submission`. */
 export interface Submission {
   id: string;
   assignment_id: string;
-  project_id: string;
-  owner?: string;
-  status?: string;
-  score?: number | null;
-  max_score?: number | null;
-  late?: boolean;
-  verdict?: Verdict;
-  tests?: SubmissionTest[];
-  created_at?: string;
+  student: string;
+  project_id: string | null;
+  /** 1 for the first submission. */
+  attempt: number;
+  submitted_at: string;
+  late: boolean;
+  days_late: number;
+  status: SubmissionStatus;
+  verdict: Verdict;
+  message?: string | null;
+  compile_output: string | null;
+  /** Points from the tests. */
+  raw_score: number | null;
+  /** After the late policy, or the override. */
+  score: number | null;
+  max_score: number;
+  override: SubmissionOverride | null;
+  tests: SubmissionTest[];
+  /** The paths of the files submitted. */
+  files?: string[];
+  graded_at: string | null;
 }
+
+/** Schema `ScoreOverride`: `score: null` clears the override. */
+export interface ScoreOverride {
+  score: number | null;
+  comment?: string;
+}
+
+/** Schema `GradeRow`: one student of the class against one assignment. */
+export interface GradeRow {
+  student: string;
+  latest_score: number | null;
+  best_score: number | null;
+  max_score: number;
+  /** Of the latest submission. */
+  submitted_at: string | null;
+  /** Whether the latest submission was late. */
+  late: boolean | null;
+  attempts: number;
+  /** The latest score is a manual override. */
+  overridden: boolean;
+}
+
+/** Schema `ClassGradebook`: every student against every assignment (best scores). */
+export interface ClassGradebook {
+  assignments: {
+    id: string;
+    title: string;
+    max_score: number;
+    due_at: string | null;
+    published: boolean;
+  }[];
+  students: {
+    name: string;
+    /** Best score by assignment id. */
+    scores: { [assignmentId: string]: number | null };
+  }[];
+}
+
+/** Schema `GradescopeResults`: a submission in Gradescope's `results.json` format. */
+export interface GradescopeResults {
+  score: number;
+  execution_time?: number;
+  output?: string;
+  visibility?: string;
+  stdout_visibility?: string;
+  tests: {
+    name: string;
+    number?: string;
+    score: number;
+    max_score: number;
+    status?: 'passed' | 'failed';
+    output?: string;
+    visibility: 'visible' | 'hidden' | 'after_due_date' | 'after_published';
+  }[];
+}
+
+// ---------------------------------------------------------------------------------
+// Notices of `GET /events` (described in prose by the document)
+// ---------------------------------------------------------------------------------
+
+/** One of the caller's runs changed status. */
+export interface ExecutionNotice {
+  type: 'execution';
+  id: string;
+  status: ExecutionStatus;
+  verdict: Verdict;
+  language: string;
+  project_id: string | null;
+}
+
+/** One of the caller's submissions is graded (sent to its student). */
+export interface SubmissionNotice {
+  type: 'submission';
+  id: string;
+  assignment_id: string;
+  status: SubmissionStatus;
+  score: number | null;
+}
+
+/** Progress of a regrade (sent to the staff member who started it). */
+export interface RegradeNotice {
+  type: 'regrade';
+  assignment_id: string;
+  total: number;
+  pending: number;
+}
+
+export type EventNotice = ExecutionNotice | SubmissionNotice | RegradeNotice;
 
 /** Schema `TokenCreate`. */
 export interface TokenCreate {

@@ -46,11 +46,6 @@ type SameValue<A, B> = [A] extends [readonly (infer EA)[]]
 type Same<A, B> =
   Mutual<Nullish<A>, Nullish<B>> extends true ? SameValue<NonNullable<A>, NonNullable<B>> : false;
 
-/** Ours when the document has a schema of that name; fine while it does not. */
-type IfListed<Name extends string, Ours> = Name extends keyof Schemas
-  ? Same<Ours, Schemas[Name]>
-  : true;
-
 type Checks = {
   Error: Same<T.ErrorBody, Schemas['Error']>;
   Health: Same<T.Health, Schemas['Health']>;
@@ -78,17 +73,65 @@ type Checks = {
   Token: Same<T.Token, Schemas['Token']>;
   TokenCreated: Same<T.TokenCreated, Schemas['TokenCreated']>;
   TokenCreate: Same<T.TokenCreate, Schemas['TokenCreate']>;
-  // Parts of API.md the document may describe later, under these names.
-  Assignment: IfListed<'Assignment', T.Assignment>;
-  AssignmentCreate: IfListed<'AssignmentCreate', T.AssignmentCreate>;
-  Submission: IfListed<'Submission', T.Submission>;
+  StarterFile: Same<T.StarterFile, Schemas['StarterFile']>;
+  AssignmentTest: Same<T.AssignmentTest, Schemas['AssignmentTest']>;
+  LatePolicy: Same<T.LatePolicy, Schemas['LatePolicy']>;
+  GradingProgress: Same<T.GradingProgress, Schemas['GradingProgress']>;
+  MyAssignment: Same<T.MyAssignment, Schemas['MyAssignment']>;
+  Assignment: Same<T.Assignment, Schemas['Assignment']>;
+  AssignmentCreate: Same<T.AssignmentCreate, Schemas['AssignmentCreate']>;
+  AssignmentUpdate: Same<T.AssignmentUpdate, Schemas['AssignmentUpdate']>;
+  SubmissionCreate: Same<T.SubmissionCreate, Schemas['SubmissionCreate']>;
+  SubmissionTest: Same<T.SubmissionTest, Schemas['SubmissionTest']>;
+  Submission: Same<T.Submission, Schemas['Submission']>;
+  ScoreOverride: Same<T.ScoreOverride, Schemas['ScoreOverride']>;
+  GradeRow: Same<T.GradeRow, Schemas['GradeRow']>;
+  ClassGradebook: Same<T.ClassGradebook, Schemas['ClassGradebook']>;
+  GradescopeResults: Same<T.GradescopeResults, Schemas['GradescopeResults']>;
 };
 
 /** Inline (unnamed) schemas of operations. */
 type BatchReply =
   paths['/executions/batch']['post']['responses'][201]['content']['application/json'];
+type Json<R> = R extends { content: { 'application/json': infer B } } ? B : never;
+type Op<P extends keyof paths, M extends keyof paths[P]> = paths[P][M];
+type Reply<P extends keyof paths, M extends keyof paths[P], S extends number> =
+  Op<P, M> extends { responses: infer R } ? (S extends keyof R ? Json<R[S]> : never) : never;
 type OperationChecks = {
   'POST /executions/batch': Same<T.ExecutionBatch, BatchReply>;
+  // what the client's assignment and grading methods say they get back
+  'POST /assignments/{assignment_id}/start': Same<
+    T.ProjectDetail,
+    Reply<'/assignments/{assignment_id}/start', 'post', 201>
+  >;
+  'POST /assignments/{assignment_id}/check': Same<
+    T.Execution,
+    Reply<'/assignments/{assignment_id}/check', 'post', 200>
+  >;
+  'POST /assignments/{assignment_id}/submissions': Same<
+    T.Submission,
+    Reply<'/assignments/{assignment_id}/submissions', 'post', 201>
+  >;
+  'POST /assignments/{assignment_id}/regrade': Same<
+    T.GradingProgress,
+    Reply<'/assignments/{assignment_id}/regrade', 'post', 202>
+  >;
+  'GET /assignments/{assignment_id}/grades': Same<
+    T.GradeRow[],
+    Reply<'/assignments/{assignment_id}/grades', 'get', 200>
+  >;
+  'GET /classes/{class_id}/grades': Same<
+    T.ClassGradebook,
+    Reply<'/classes/{class_id}/grades', 'get', 200>
+  >;
+  'PATCH /submissions/{submission_id}': Same<
+    T.Submission,
+    Reply<'/submissions/{submission_id}', 'patch', 200>
+  >;
+  'POST /classes/{class_id}/members.csv': Same<
+    T.Member[],
+    Reply<'/classes/{class_id}/members.csv', 'post', 200>
+  >;
 };
 
 type Failing<C> = { [K in keyof C]: C[K] extends true ? never : K }[keyof C];

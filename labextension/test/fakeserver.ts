@@ -4,7 +4,7 @@
  */
 import { ServerConnection } from '@jupyterlab/services';
 
-import type { Execution, FileMeta, Project } from '../src/types';
+import type { Assignment, Execution, FileMeta, Project, Submission } from '../src/types';
 
 export interface IRecorded {
   method: string;
@@ -19,6 +19,92 @@ interface IFile extends FileMeta {
 
 const now = () => new Date().toISOString();
 
+/** An assignment as the server sends it to a student who has not started it. */
+export function makeAssignment(overrides: Partial<Assignment> = {}): Assignment {
+  return {
+    id: 'a1',
+    class_id: 'c1',
+    title: 'Echo',
+    description: 'Print the line you read.',
+    language: 'python',
+    starter_files: [{ path: 'main.py', content: '' }],
+    tests: [
+      { name: 'hello', stdin: 'hello\n', expected_output: 'hello\n', points: 1, hidden: false },
+      { name: 'secret', points: 2, hidden: true }
+    ],
+    due_at: null,
+    late_policy: { mode: 'accept' },
+    max_attempts: null,
+    limits: null,
+    published: true,
+    max_score: 3,
+    created_at: '2026-01-01T00:00:00Z',
+    updated_at: '2026-01-01T00:00:00Z',
+    role: 'student',
+    my: { project_id: null, attempts: 0, latest_score: null, best_score: null, submitted_at: null },
+    ...overrides
+  };
+}
+
+/** A graded submission: the visible test passed, the hidden one failed. */
+export function makeSubmission(overrides: Partial<Submission> = {}): Submission {
+  return {
+    id: 's1',
+    assignment_id: 'a1',
+    student: 'ada',
+    project_id: 'p1',
+    attempt: 1,
+    submitted_at: '2026-01-02T10:00:00Z',
+    late: false,
+    days_late: 0,
+    status: 'graded',
+    verdict: 'wrong_answer',
+    compile_output: null,
+    raw_score: 1,
+    score: 1,
+    max_score: 3,
+    override: null,
+    tests: [
+      {
+        name: 'hello',
+        hidden: false,
+        points: 1,
+        points_awarded: 1,
+        passed: true,
+        verdict: 'accepted',
+        stdout: 'hello\n'
+      },
+      {
+        name: 'secret',
+        hidden: true,
+        points: 2,
+        points_awarded: 0,
+        passed: false,
+        verdict: 'wrong_answer',
+        stdin: 'xyz\n',
+        expected_output: 'xyz\n',
+        stdout: 'nope\n'
+      }
+    ],
+    graded_at: '2026-01-02T10:00:01Z',
+    ...overrides
+  };
+}
+
+/** What a custom route answers: a status and a JSON body, or text with its type. */
+export interface IFakeReply {
+  status: number;
+  body?: unknown;
+  text?: string;
+  contentType?: string;
+}
+
+export type Handler = (
+  match: RegExpExecArray,
+  query: URLSearchParams,
+  body: unknown
+) => IFakeReply | Promise<IFakeReply>;
+
 export class FakeServer {
   requests: IRecorded[] = [];
   projects: Project[] = [];
@@ -28,6 +114,16 @@ export class FakeServer {
   /** Replies to GET /executions/{id}, in order. */
   pollReplies: Execution[] = [];
   private next = 1;
+  private handlers: Array<{ method: string; path: RegExp; handle: Handler }> = [];
+
+  /**
+   * Answer `method` on paths matching `path` (tried before the built-in routes); the
+   * handler gets the regex match, the query and the JSON (or text) body.
+   */
+  on(method: string, path: RegExp, handle: Handler): this {
+    this.handlers.push({ method, path, handle });
+    return this;
+  }
 
   settings(extra: Partial<ServerConnection.ISettings> = {}): ServerConnection.ISettings {
     return ServerConnection.makeSettings({
@@ -108,7 +204,8 @@ export class FakeServer {
   async fetch(input: RequestInfo | URL, init?: RequestInit): Promise<Response> {
     const request = input instanceof Request ? input : new Request(String(input), init);
     const text = request.method === 'GET' ? '' : await request.text();
-    const body: unknown = text ? JSON.parse(text) : undefined;
+    const isJson = (request.headers.get('Content-Type') ?? '').includes('json');
+    const body: unknown = text ? (isJson ? JSON.parse(text) : text) : undefined;
     this.requests.push({
       method: request.method,
       url: request.url,
@@ -117,6 +214,19 @@ export class FakeServer {
     });
     const url = new URL(request.url);
     const path = url.pathname.replace(/^\/base\/api\/muscode\/v1/, '');
+    for (const h of this.handlers) {
+      const m = h.method === request.method ? h.path.exec(path) : null;
+      if (m) {
+        const reply = await h.handle(m, url.searchParams, body);
+        if (reply.text !== undefined) {
+          return new Response(reply.text, {
+            status: reply.status,
+            headers: { 'Content-Type': reply.contentType ?? 'text/plain' }
+          });
+        }
+        return this.json(reply.status, reply.body ?? null);
+      }
+    }
     return this.route(request.method, path, url.searchParams, body as Record<string, unknown>);
   }
 

@@ -14,7 +14,7 @@ import {
   queryString,
   requestAPI
 } from '../src/request';
-import { FakeServer } from './fakeserver';
+import { FakeServer, makeAssignment, makeSubmission } from './fakeserver';
 
 const SPEC = readFileSync(join(__dirname, '..', '..', 'muscode_ext', 'openapi.yaml'), 'utf-8');
 
@@ -232,6 +232,194 @@ describe('capabilities from the served OpenAPI document', () => {
       assignments: false
     });
     const all = capabilitiesFrom(new Set(CLIENT_PATHS));
-    expect(all).toMatchObject({ stream: true, cancel: true, classes: true, assignments: true });
+    expect(all).toMatchObject({
+      stream: true,
+      cancel: true,
+      classes: true,
+      assignments: true,
+      check: true,
+      grades: true,
+      events: true
+    });
+  });
+
+  it('finds every path the client calls in the document', () => {
+    const paths = openapiPaths(SPEC);
+    expect(CLIENT_PATHS.filter(p => !paths.has(p))).toEqual([]);
+    expect(capabilitiesFrom(paths)).toMatchObject({ assignments: true, check: true, grades: true });
+  });
+});
+
+describe('assignments and grading', () => {
+  function setup() {
+    const server = new FakeServer();
+    return { server, client: new MuscodeClient(server.settings()) };
+  }
+  const sent = (server: FakeServer, i = -1) => {
+    const r = server.requests.at(i)!;
+    const url = new URL(r.url);
+    return {
+      method: r.method,
+      path: url.pathname.replace('/base/api/muscode/v1', ''),
+      query: Object.fromEntries(url.searchParams),
+      body: r.body,
+      type: r.headers.get('Content-Type')
+    };
+  };
+
+  it('lists, creates, changes and deletes assignments', async () => {
+    const { server, client } = setup();
+    const a = makeAssignment();
+    server
+      .on('GET', /^\/classes\/c%201\/assignments$/, () => ({ status: 200, body: [a] }))
+      .on('POST', /^\/classes\/c1\/assignments$/, (_m, _q, body) => ({
+        status: 201,
+        body: { ...a, ...(body as object) }
+      }))
+      .on('PATCH', /^\/assignments\/a1$/, (_m, _q, body) => ({
+        status: 200,
+        body: { ...a, ...(body as object) }
+      }))
+      .on('DELETE', /^\/assignments\/a1$/, () => ({ status: 204 }));
+    expect(await client.listAssignments('c 1')).toEqual([a]);
+    const created = await client.createAssignment('c1', {
+      title: 'New',
+      language: 'c',
+      late_policy: { mode: 'penalty', penalty_per_day: 10 },
+      max_attempts: 2
+    });
+    expect(created.title).toBe('New');
+    expect(sent(server)).toMatchObject({
+      method: 'POST',
+      path: '/classes/c1/assignments',
+      body: { title: 'New', language: 'c', max_attempts: 2 }
+    });
+    const changed = await client.updateAssignment('a1', { published: false });
+    expect(changed.published).toBe(false);
+    expect(sent(server)).toMatchObject({ method: 'PATCH', body: { published: false } });
+    await expect(client.deleteAssignment('a1')).resolves.toBeUndefined();
+  });
+
+  it('starts, checks and submits with the project id', async () => {
+    const { server, client } = setup();
+    const project = { ...server.addProject('Echo'), files: [] };
+    server
+      .on('POST', /^\/assignments\/a1\/start$/, () => ({ status: 201, body: project }))
+      .on('POST', /^\/assignments\/a1\/check$/, () => ({
+        status: 200,
+        body: server.execution({ id: 'e9', tests: [] })
+      }))
+      .on('POST', /^\/assignments\/a1\/submissions$/, () => ({
+        status: 201,
+        body: makeSubmission({ status: 'grading', score: null })
+      }));
+    expect((await client.startAssignment('a1')).id).toBe(project.id);
+    const check = await client.checkAssignment('a1', project.id, { wait: true });
+    expect(check.status).toBe(200);
+    expect(check.body.id).toBe('e9');
+    expect(sent(server)).toMatchObject({
+      path: '/assignments/a1/check',
+      query: { wait: 'true' },
+      body: { project_id: project.id }
+    });
+    const submission = await client.submit('a1', project.id);
+    expect(submission.status).toBe('grading');
+    expect(sent(server)).toMatchObject({
+      method: 'POST',
+      path: '/assignments/a1/submissions',
+      query: {},
+      body: { project_id: project.id }
+    });
+  });
+
+  it('reads submissions, one student only when asked, and overrides a score', async () => {
+    const { server, client } = setup();
+    const s = makeSubmission();
+    server
+      .on('GET', /^\/assignments\/a1\/submissions$/, (_m, q) => ({
+        status: 200,
+        body: q.get('student') === 'zoe' ? [] : [s]
+      }))
+      .on('GET', /^\/submissions\/s1$/, () => ({ status: 200, body: s }))
+      .on('PATCH', /^\/submissions\/s1$/, (_m, _q, body) => ({
+        status: 200,
+        body: {
+          ...s,
+          score: (body as { score: number }).score,
+          override: { score: 3, comment: 'ok', by: 'prof', at: '2026-01-03T00:00:00Z' }
+        }
+      }))
+      .on('GET', /^\/submissions\/s1\/results\.json$/, () => ({
+        status: 200,
+        body: { score: 1, tests: [] }
+      }));
+    expect(await client.listSubmissions('a1')).toEqual([s]);
+    expect(await client.listSubmissions('a1', { student: 'zoe' })).toEqual([]);
+    expect(sent(server).query).toMatchObject({ student: 'zoe' });
+    expect(await client.getSubmission('s1')).toEqual(s);
+    const changed = await client.overrideScore('s1', { score: 3, comment: 'ok' });
+    expect(changed.override?.by).toBe('prof');
+    expect(sent(server)).toMatchObject({ method: 'PATCH', body: { score: 3, comment: 'ok' } });
+    await client.overrideScore('s1', { score: null });
+    expect(sent(server).body).toEqual({ score: null });
+    expect((await client.submissionResults('s1')).score).toBe(1);
+  });
+
+  it('regrades and reads grades as JSON and as CSV text', async () => {
+    const { server, client } = setup();
+    const csv = 'student,latest_score\nada,1\n';
+    server
+      .on('POST', /^\/assignments\/a1\/regrade$/, () => ({
+        status: 202,
+        body: { total: 4, pending: 4 }
+      }))
+      .on('GET', /^\/assignments\/a1\/grades$/, () => ({ status: 200, body: [] }))
+      .on('GET', /^\/assignments\/a1\/grades\.csv$/, () => ({
+        status: 200,
+        text: csv,
+        contentType: 'text/csv; charset=utf-8'
+      }))
+      .on('GET', /^\/classes\/c1\/grades$/, () => ({
+        status: 200,
+        body: { assignments: [], students: [] }
+      }))
+      .on('GET', /^\/classes\/c1\/grades\.csv$/, () => ({
+        status: 200,
+        text: 'student\n',
+        contentType: 'text/csv'
+      }));
+    expect(await client.regrade('a1')).toEqual({ total: 4, pending: 4 });
+    expect(await client.assignmentGrades('a1')).toEqual([]);
+    expect(await client.assignmentGradesCsv('a1')).toBe(csv);
+    expect(await client.classGrades('c1')).toEqual({ assignments: [], students: [] });
+    expect(await client.classGradesCsv('c1')).toBe('student\n');
+  });
+
+  it('imports a roster as CSV and keeps the bad lines of a refusal', async () => {
+    const { server, client } = setup();
+    server.on('POST', /^\/classes\/c1\/members\.csv$/, (_m, _q, body) =>
+      String(body).includes('boss')
+        ? {
+            status: 422,
+            body: {
+              message: 'the roster has bad lines',
+              reason: 'invalid',
+              errors: [{ field: 'line 3', message: "unknown role 'boss'" }]
+            }
+          }
+        : { status: 200, body: [{ name: 'ada', role: 'student' }] }
+    );
+    expect(await client.importRoster('c1', 'name,role\nada,\n')).toEqual([
+      { name: 'ada', role: 'student' }
+    ]);
+    expect(sent(server)).toMatchObject({
+      body: 'name,role\nada,\n',
+      type: 'text/csv; charset=utf-8'
+    });
+    const err = (await client
+      .importRoster('c1', 'name,role\nada,\nbob,boss\n')
+      .catch((e: unknown) => e)) as MuscodeAPIError;
+    expect(err.status).toBe(422);
+    expect(err.errors).toEqual([{ field: 'line 3', message: "unknown role 'boss'" }]);
   });
 });

@@ -1,0 +1,1991 @@
+/**
+ * The assignment views that open in JupyterLab's main area.
+ *
+ * Students: one assignment (description, Start, Check, Submit, results and score).
+ * Staff (TAs, instructors, admins): the assignment editor, the submissions table with
+ * overrides, read-only project review and regrade, the roster with CSV import, and the
+ * class gradebook.
+ */
+import { MainAreaWidget } from '@jupyterlab/apputils';
+import { IRenderMimeRegistry, MimeModel } from '@jupyterlab/rendermime';
+import { TranslationBundle } from '@jupyterlab/translation';
+import { ReactWidget, refreshIcon } from '@jupyterlab/ui-components';
+import { ISignal, Signal } from '@lumino/signaling';
+import * as React from 'react';
+
+import {
+  attemptsLeft,
+  bodyOf,
+  byStudent,
+  canDelete,
+  csvFileName,
+  emptyForm,
+  emptyTest,
+  formatPoints,
+  formMaxScore,
+  formOf,
+  IAssignmentForm,
+  IFieldProblem,
+  ILineError,
+  IProgress,
+  isPastDue,
+  passedText,
+  progressOf,
+  rosterErrors,
+  scoreText,
+  studentStatus,
+  StudentStatus,
+  studentTest,
+  visibleTests
+} from './assignments';
+import { askOverride, confirm } from './dialogs';
+import { follow, INoticeSource } from './events';
+import { formatDuration, formatMemory } from './output';
+import { ICapabilities, MuscodeAPIError, MuscodeClient } from './request';
+import { describeError, LanguageCatalog } from './runner';
+import { verdictLabel } from './runpanel';
+import type {
+  Assignment,
+  Class,
+  ClassGradebook,
+  ClassRole,
+  EventNotice,
+  Execution,
+  GradingProgress,
+  LateMode,
+  Me,
+  Member,
+  Project,
+  Submission,
+  SubmissionTest
+} from './types';
+
+/** What every view needs from the plugin. */
+export interface IAssignmentContext {
+  client: () => MuscodeClient;
+  trans: TranslationBundle;
+  me: () => Me | null;
+  catalog: () => LanguageCatalog;
+  capabilities: () => ICapabilities;
+  feed: INoticeSource;
+  rendermime: IRenderMimeRegistry | null;
+  /** Show one of the caller's projects in the MUSCode drive. */
+  openProject: (project: Project) => Promise<void>;
+  /** Open a student's project (or one file of it) read-only. */
+  openReview: (projectId: string, path?: string) => Promise<void>;
+  /** Open a main-area view. */
+  open: (view: ViewRequest) => void;
+  /** Emitted when assignments or rosters changed here (lists reload). */
+  changed: Signal<object, string>;
+  /** Poll interval while the event feed is down (ms). */
+  pollInterval?: number;
+}
+
+/** The main-area views, and what each shows. */
+export type ViewRequest =
+  | { kind: 'assignment'; assignmentId: string; title: string }
+  | { kind: 'editor'; klass: Class; assignmentId: string | null; title: string }
+  | { kind: 'submissions'; klass: Class; assignmentId: string; title: string }
+  | { kind: 'roster'; klass: Class }
+  | { kind: 'gradebook'; klass: Class };
+
+/** A stable id for a view: the plugin reveals an open one instead of opening twice. */
+export function viewId(view: ViewRequest): string {
+  switch (view.kind) {
+    case 'assignment':
+      return `muscode-assignment-${view.assignmentId}`;
+    case 'editor':
+      return `muscode-editor-${view.klass.id}-${view.assignmentId ?? 'new'}`;
+    case 'submissions':
+      return `muscode-submissions-${view.assignmentId}`;
+    case 'roster':
+      return `muscode-roster-${view.klass.id}`;
+    case 'gradebook':
+      return `muscode-gradebook-${view.klass.id}`;
+  }
+}
+
+export function viewTitle(trans: TranslationBundle, view: ViewRequest): string {
+  switch (view.kind) {
+    case 'assignment':
+      return view.title;
+    case 'editor':
+      return view.assignmentId
+        ? trans.__('Edit: %1', view.title)
+        : trans.__('New assignment (%1)', view.klass.name);
+    case 'submissions':
+      return trans.__('Submissions: %1', view.title);
+    case 'roster':
+      return trans.__('Roster: %1', view.klass.name);
+    case 'gradebook':
+      return trans.__('Grades: %1', view.klass.name);
+  }
+}
+
+/** A main-area widget for `view`. */
+export function createView(ctx: IAssignmentContext, view: ViewRequest): MainAreaWidget {
+  let body: JSX.Element;
+  switch (view.kind) {
+    case 'assignment':
+      body = <StudentAssignment ctx={ctx} assignmentId={view.assignmentId} />;
+      break;
+    case 'editor':
+      body = <AssignmentEditor ctx={ctx} klass={view.klass} assignmentId={view.assignmentId} />;
+      break;
+    case 'submissions':
+      body = <SubmissionsView ctx={ctx} klass={view.klass} assignmentId={view.assignmentId} />;
+      break;
+    case 'roster':
+      body = <RosterView ctx={ctx} klass={view.klass} />;
+      break;
+    case 'gradebook':
+      body = <GradebookView ctx={ctx} klass={view.klass} />;
+      break;
+  }
+  const content = ReactWidget.create(body);
+  content.addClass('muscode-View');
+  const widget = new MainAreaWidget({ content });
+  widget.id = viewId(view);
+  widget.title.label = viewTitle(ctx.trans, view);
+  widget.title.closable = true;
+  widget.addClass('muscode-ViewWidget');
+  return widget;
+}
+
+// -- small pieces ----------------------------------------------------------------------
+
+function useSignal<T>(signal: ISignal<unknown, T>, slot: (value: T) => void): void {
+  const ref = React.useRef(slot);
+  ref.current = slot;
+  React.useEffect(() => {
+    const handler = (_: unknown, value: T) => ref.current(value);
+    signal.connect(handler);
+    return () => {
+      signal.disconnect(handler);
+    };
+  }, [signal]);
+}
+
+function ErrorBox(props: { message: string | null }): JSX.Element | null {
+  return props.message ? (
+    <div className="muscode-Error" role="alert">
+      {props.message}
+    </div>
+  ) : null;
+}
+
+function formatWhen(iso: string | null | undefined): string {
+  if (!iso) {
+    return '–';
+  }
+  const d = new Date(iso);
+  return Number.isNaN(d.getTime()) ? iso : d.toLocaleString();
+}
+
+export function dueText(trans: TranslationBundle, due: string | null): string {
+  return due ? trans.__('Due %1', formatWhen(due)) : trans.__('No due date');
+}
+
+export function statusLabel(trans: TranslationBundle, status: StudentStatus): string {
+  switch (status) {
+    case 'not_started':
+      return trans.__('Not started');
+    case 'started':
+      return trans.__('Started');
+    case 'submitted':
+      return trans.__('Submitted');
+  }
+}
+
+function lateText(trans: TranslationBundle, s: Submission): string {
+  return s.days_late > 0
+    ? trans._n('late by %1 day', 'late by %1 days', s.days_late, String(s.days_late))
+    : trans.__('late');
+}
+
+function latePolicyText(trans: TranslationBundle, a: Assignment): string {
+  switch (a.late_policy.mode) {
+    case 'accept':
+      return trans.__('Late submissions get full credit and are marked late.');
+    case 'penalty':
+      return trans.__(
+        'Late submissions lose %1% of their score per started day late.',
+        formatPoints(a.late_policy.penalty_per_day ?? 0)
+      );
+    case 'no_credit':
+      return trans.__('Late submissions get no credit.');
+  }
+}
+
+/** Save text as a file through the browser's download. */
+export function downloadText(text: string, fileName: string, type = 'text/csv'): void {
+  const url = URL.createObjectURL(new Blob([text], { type: `${type};charset=utf-8` }));
+  const a = document.createElement('a');
+  a.href = url;
+  a.download = fileName;
+  a.style.display = 'none';
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 10_000);
+}
+
+/** Markdown rendered by JupyterLab's rendermime, untrusted (so sanitized). */
+function Markdown(props: {
+  source: string;
+  rendermime: IRenderMimeRegistry | null;
+  label: string;
+}): JSX.Element {
+  const { source, rendermime } = props;
+  const ref = React.useRef<HTMLDivElement>(null);
+  React.useEffect(() => {
+    const host = ref.current;
+    if (!rendermime || !host) {
+      return;
+    }
+    const renderer = rendermime.createRenderer('text/markdown');
+    const model = new MimeModel({ data: { 'text/markdown': source }, trusted: false });
+    let live = true;
+    void renderer.renderModel(model).then(() => {
+      if (live) {
+        host.replaceChildren(renderer.node);
+      }
+    });
+    return () => {
+      live = false;
+      renderer.dispose();
+    };
+  }, [source, rendermime]);
+  if (!rendermime) {
+    return (
+      <pre className="muscode-Markdown muscode-Markdown-plain" aria-label={props.label}>
+        {source}
+      </pre>
+    );
+  }
+  return <div ref={ref} className="muscode-Markdown" aria-label={props.label} />;
+}
+
+function ProgressBar(props: {
+  trans: TranslationBundle;
+  progress: IProgress;
+  label: string;
+}): JSX.Element {
+  const { trans, progress } = props;
+  return (
+    <div
+      className="muscode-Progress"
+      data-state={progress.finished ? 'done' : 'running'}
+      role="group"
+      aria-label={props.label}
+    >
+      <progress max={Math.max(progress.total, 1)} value={progress.total ? progress.done : 1} />
+      <span className="muscode-Progress-text" role="status">
+        {progress.finished
+          ? trans.__(
+              'Regraded %1 of %2 submissions.',
+              String(progress.done),
+              String(progress.total)
+            )
+          : trans.__('Regrading: %1 of %2 done…', String(progress.done), String(progress.total))}
+      </span>
+    </div>
+  );
+}
+
+// -- tests and submissions -----------------------------------------------------------
+
+function TestOutput(props: {
+  trans: TranslationBundle;
+  expected?: string;
+  stdout?: string;
+  stderr?: string;
+  message?: string | null;
+}): JSX.Element | null {
+  const { trans } = props;
+  if (!props.expected && !props.stdout && !props.stderr && !props.message) {
+    return null;
+  }
+  return (
+    <details className="muscode-TestOutput">
+      <summary>{trans.__('Output')}</summary>
+      {props.message && <p>{props.message}</p>}
+      {props.expected !== undefined && (
+        <>
+          <h4>{trans.__('Expected')}</h4>
+          <pre>{props.expected}</pre>
+        </>
+      )}
+      {props.stdout !== undefined && (
+        <>
+          <h4>{trans.__('Printed')}</h4>
+          <pre>{props.stdout}</pre>
+        </>
+      )}
+      {props.stderr ? (
+        <>
+          <h4>{trans.__('Errors')}</h4>
+          <pre className="muscode-stderr">{props.stderr}</pre>
+        </>
+      ) : null}
+    </details>
+  );
+}
+
+/** The results of Check: the visible tests, run on the saved project. */
+function CheckResults(props: {
+  trans: TranslationBundle;
+  run: Execution;
+  assignment: Assignment;
+}): JSX.Element {
+  const { trans, run, assignment } = props;
+  const tests = run.tests ?? [];
+  const passed = tests.filter(t => t.verdict === 'accepted').length;
+  return (
+    <section className="muscode-Check" aria-label={trans.__('Check results')}>
+      <h3>
+        {trans.__('Check: %1 of %2 visible tests pass', String(passed), String(tests.length))}
+      </h3>
+      {run.compile_output && run.verdict === 'compile_error' && (
+        <pre className="muscode-stderr">{run.compile_output}</pre>
+      )}
+      {run.message && <p>{run.message}</p>}
+      <table className="muscode-Table muscode-Check-tests">
+        <thead>
+          <tr>
+            <th scope="col">{trans.__('Test')}</th>
+            <th scope="col">{trans.__('Result')}</th>
+            <th scope="col">{trans.__('Time')}</th>
+            <th scope="col">{trans.__('Memory')}</th>
+            <th scope="col">{trans.__('Details')}</th>
+          </tr>
+        </thead>
+        <tbody>
+          {tests.map(t => {
+            const spec = assignment.tests.find(x => x.name === t.name);
+            return (
+              <tr key={t.name} data-test={t.name}>
+                <td>{t.name}</td>
+                <td className={`muscode-verdict-${t.verdict ?? 'none'}`}>
+                  {verdictLabel(trans, t.verdict)}
+                </td>
+                <td>{formatDuration(t.time_ms)}</td>
+                <td>{formatMemory(t.memory_kb)}</td>
+                <td>
+                  {t.verdict !== 'accepted' && (
+                    <TestOutput
+                      trans={trans}
+                      expected={spec?.expected_output ?? undefined}
+                      stdout={t.stdout}
+                      stderr={t.stderr}
+                      message={t.message}
+                    />
+                  )}
+                </td>
+              </tr>
+            );
+          })}
+        </tbody>
+      </table>
+    </section>
+  );
+}
+
+/** The tests of a submission; `asStudent` shows hidden tests as pass/fail only. */
+function SubmissionTests(props: {
+  trans: TranslationBundle;
+  tests: SubmissionTest[];
+  asStudent: boolean;
+}): JSX.Element {
+  const { trans } = props;
+  const tests = props.asStudent ? props.tests.map(studentTest) : props.tests;
+  return (
+    <table className="muscode-Table muscode-Submission-tests">
+      <thead>
+        <tr>
+          <th scope="col">{trans.__('Test')}</th>
+          <th scope="col">{trans.__('Result')}</th>
+          <th scope="col">{trans.__('Points')}</th>
+          <th scope="col">{trans.__('Details')}</th>
+        </tr>
+      </thead>
+      <tbody>
+        {tests.map(t => {
+          const result = t.passed ? trans.__('Passed') : trans.__('Failed');
+          const detail =
+            t.verdict !== undefined && !t.passed ? ` (${verdictLabel(trans, t.verdict)})` : '';
+          return (
+            <tr
+              key={t.name}
+              data-test={t.name}
+              data-hidden={t.hidden ? 'true' : 'false'}
+              className={t.passed ? 'muscode-mod-passed' : 'muscode-mod-failed'}
+            >
+              <td>
+                {t.name}
+                {t.hidden && <span className="muscode-Badge">{trans.__('hidden')}</span>}
+              </td>
+              <td className="muscode-Submission-result">
+                {result}
+                {props.asStudent && t.hidden ? '' : detail}
+              </td>
+              <td>
+                {formatPoints(t.points_awarded)} / {formatPoints(t.points)}
+              </td>
+              <td>
+                {!(props.asStudent && t.hidden) && !t.passed && (
+                  <TestOutput
+                    trans={trans}
+                    expected={t.expected_output ?? undefined}
+                    stdout={t.stdout}
+                    stderr={t.stderr}
+                    message={t.message}
+                  />
+                )}
+              </td>
+            </tr>
+          );
+        })}
+      </tbody>
+    </table>
+  );
+}
+
+function SubmissionSummary(props: {
+  trans: TranslationBundle;
+  submission: Submission;
+  asStudent: boolean;
+}): JSX.Element {
+  const { trans, submission: s } = props;
+  return (
+    <section
+      className="muscode-Submission"
+      data-status={s.status}
+      aria-label={trans.__('Attempt %1', String(s.attempt))}
+    >
+      <p className="muscode-Submission-score" role="status">
+        {s.status === 'grading'
+          ? trans.__('Attempt %1: grading…', String(s.attempt))
+          : trans.__(
+              'Attempt %1: score %2',
+              String(s.attempt),
+              scoreText(s.score, s.max_score) || '–'
+            )}
+        {s.late && <span className="muscode-Badge muscode-mod-late">{lateText(trans, s)}</span>}
+        {s.override && <span className="muscode-Badge">{trans.__('score set by staff')}</span>}
+      </p>
+      {s.override?.comment && (
+        <p className="muscode-Submission-comment">
+          {trans.__('Comment from %1: %2', s.override.by, s.override.comment)}
+        </p>
+      )}
+      {s.message && <p>{s.message}</p>}
+      {s.compile_output && s.verdict === 'compile_error' && (
+        <pre className="muscode-stderr">{s.compile_output}</pre>
+      )}
+      {s.status === 'graded' && s.tests.length > 0 && (
+        <SubmissionTests trans={trans} tests={s.tests} asStudent={props.asStudent} />
+      )}
+    </section>
+  );
+}
+
+// -- a student's assignment ------------------------------------------------------------
+
+type Busy = 'start' | 'check' | 'submit' | null;
+
+function StudentAssignment(props: { ctx: IAssignmentContext; assignmentId: string }): JSX.Element {
+  const { ctx, assignmentId } = props;
+  const { trans } = ctx;
+  const [assignment, setAssignment] = React.useState<Assignment | null>(null);
+  const [submissions, setSubmissions] = React.useState<Submission[]>([]);
+  const [run, setRun] = React.useState<Execution | null>(null);
+  const [busy, setBusy] = React.useState<Busy>(null);
+  const [error, setError] = React.useState<string | null>(null);
+  const [note, setNote] = React.useState('');
+  const following = React.useRef(new Set<string>());
+  const alive = React.useRef(true);
+  React.useEffect(
+    () => () => {
+      alive.current = false;
+    },
+    []
+  );
+
+  const reload = React.useCallback(async () => {
+    try {
+      const client = ctx.client();
+      const [a, subs] = await Promise.all([
+        client.getAssignment(assignmentId),
+        client.listSubmissions(assignmentId)
+      ]);
+      if (alive.current) {
+        setAssignment(a);
+        setSubmissions(subs);
+        setError(null);
+      }
+    } catch (err) {
+      if (alive.current) {
+        setError(describeError(err));
+      }
+    }
+  }, [assignmentId]);
+
+  /** Wait for a submission's grade: notices while the feed is live, else polling. */
+  const watch = React.useCallback(
+    (submissionId: string) => {
+      if (following.current.has(submissionId)) {
+        return;
+      }
+      following.current.add(submissionId);
+      void follow<Submission>({
+        feed: ctx.feed,
+        matches: n => n.type === 'submission' && n.id === submissionId,
+        fetch: () => ctx.client().getSubmission(submissionId),
+        done: s => s.status === 'graded' || !alive.current,
+        pollInterval: ctx.pollInterval
+      })
+        .then(async graded => {
+          following.current.delete(submissionId);
+          if (graded && alive.current) {
+            await reload();
+            setNote(
+              trans.__(
+                'Attempt %1 is graded: %2.',
+                String(graded.attempt),
+                scoreText(graded.score, graded.max_score) || '–'
+              )
+            );
+          }
+        })
+        .catch(err => {
+          following.current.delete(submissionId);
+          if (alive.current) {
+            setError(describeError(err));
+          }
+        });
+    },
+    [reload]
+  );
+
+  React.useEffect(() => {
+    void reload();
+  }, [reload]);
+
+  // Grades that change elsewhere (a regrade, an override) come as notices too.
+  useSignal(ctx.feed.notice, (notice: EventNotice) => {
+    if (notice.type === 'submission' && notice.assignment_id === assignmentId) {
+      void reload();
+    }
+  });
+
+  React.useEffect(() => {
+    for (const s of submissions) {
+      if (s.status === 'grading') {
+        watch(s.id);
+      }
+    }
+  }, [submissions, watch]);
+
+  if (!assignment) {
+    return (
+      <div className="muscode-Assignment-view">
+        <ErrorBox message={error} />
+        {!error && <p className="muscode-Empty">{trans.__('Loading…')}</p>}
+      </div>
+    );
+  }
+  const a = assignment;
+  const status = studentStatus(a);
+  const left = attemptsLeft(a);
+  const pastDue = isPastDue(a);
+  const visible = visibleTests(a);
+  const hiddenCount = a.tests.length - visible.length;
+  const latest = submissions[0] ?? null;
+  const grading = submissions.some(s => s.status === 'grading');
+  const language = ctx.catalog().byId(a.language)?.name ?? a.language;
+
+  const act = async (what: Busy, job: () => Promise<void>) => {
+    setBusy(what);
+    setNote('');
+    try {
+      await job();
+      setError(null);
+    } catch (err) {
+      setError(describeError(err));
+    } finally {
+      if (alive.current) {
+        setBusy(null);
+      }
+    }
+  };
+
+  const ensureProject = async (): Promise<string> => {
+    if (a.my.project_id) {
+      return a.my.project_id;
+    }
+    const project = await ctx.client().startAssignment(a.id);
+    setAssignment({ ...a, my: { ...a.my, project_id: project.id } });
+    return project.id;
+  };
+
+  const start = () =>
+    act('start', async () => {
+      const project = await ctx.client().startAssignment(a.id);
+      setAssignment({ ...a, my: { ...a.my, project_id: project.id } });
+      await ctx.openProject(project);
+      setNote(trans.__('Your project "%1" is open in the MUSCode panel\'s files.', project.name));
+    });
+
+  const check = () =>
+    act('check', async () => {
+      const projectId = await ensureProject();
+      const client = ctx.client();
+      setRun(null);
+      const reply = await client.checkAssignment(a.id, projectId, { wait: true });
+      let result: Execution | null = reply.body;
+      if (result.status !== 'done') {
+        const id = result.id;
+        result = await follow<Execution>({
+          feed: ctx.feed,
+          matches: n => n.type === 'execution' && n.id === id,
+          fetch: () => client.getExecution(id),
+          done: r => r.status === 'done',
+          pollInterval: ctx.pollInterval ?? 1000,
+          timeout: 10 * 60 * 1000
+        });
+      }
+      if (result && alive.current) {
+        setRun(result);
+      }
+    });
+
+  const submit = () =>
+    act('submit', async () => {
+      const body =
+        left === null
+          ? trans.__('Submit your project as it is saved now? It is graded against every test.')
+          : trans._n(
+              'Submit your project as it is saved now? It is graded against every test. You have %1 attempt left.',
+              'Submit your project as it is saved now? It is graded against every test. You have %1 attempts left.',
+              left,
+              String(left)
+            );
+      const ok = await confirm(trans, trans.__('Submit "%1"', a.title), body, trans.__('Submit'));
+      if (!ok) {
+        return;
+      }
+      const projectId = await ensureProject();
+      const submission = await ctx.client().submit(a.id, projectId);
+      setSubmissions(list => [submission, ...list.filter(s => s.id !== submission.id)]);
+      setAssignment({
+        ...a,
+        my: {
+          ...a.my,
+          project_id: projectId,
+          attempts: Math.max(a.my.attempts, submission.attempt)
+        }
+      });
+      setNote(trans.__('Submitted: attempt %1 is being graded.', String(submission.attempt)));
+      if (submission.status === 'grading') {
+        watch(submission.id);
+      } else {
+        await reload();
+      }
+    });
+
+  return (
+    <div className="muscode-Assignment-view" data-assignment={a.title} data-status={status}>
+      <header className="muscode-View-header">
+        <h2>{a.title}</h2>
+        <div className="muscode-Assignment-facts">
+          <span className="muscode-Badge muscode-Assignment-status">
+            {statusLabel(trans, status)}
+          </span>
+          <span className="muscode-Badge">{language}</span>
+          <span className={pastDue ? 'muscode-mod-late' : ''}>{dueText(trans, a.due_at)}</span>
+          {pastDue && (
+            <span className="muscode-Badge muscode-mod-late">{trans.__('past due')}</span>
+          )}
+        </div>
+        <dl className="muscode-Facts">
+          <div>
+            <dt>{trans.__('Best score')}</dt>
+            <dd className="muscode-Assignment-best">
+              {scoreText(a.my.best_score, a.max_score) || trans.__('none yet')}
+            </dd>
+          </div>
+          <div>
+            <dt>{trans.__('Attempts')}</dt>
+            <dd className="muscode-Assignment-attempts">
+              {left === null
+                ? trans.__('%1 (no limit)', String(a.my.attempts))
+                : trans.__(
+                    '%1 of %2 (%3 left)',
+                    String(a.my.attempts),
+                    String(a.max_attempts),
+                    String(left)
+                  )}
+            </dd>
+          </div>
+          <div>
+            <dt>{trans.__('Tests')}</dt>
+            <dd>
+              {trans.__(
+                '%1 visible, %2 hidden; %3 points',
+                String(visible.length),
+                String(hiddenCount),
+                formatPoints(a.max_score)
+              )}
+            </dd>
+          </div>
+        </dl>
+        {a.due_at && <p className="muscode-Assignment-latePolicy">{latePolicyText(trans, a)}</p>}
+      </header>
+      <Markdown
+        source={a.description || trans.__('No description.')}
+        rendermime={ctx.rendermime}
+        label={trans.__('Description')}
+      />
+      <div className="muscode-Actions" role="toolbar" aria-label={trans.__('Assignment actions')}>
+        <button
+          type="button"
+          className="jp-mod-styled muscode-Assignment-start"
+          disabled={busy !== null}
+          onClick={() => void start()}
+        >
+          {a.my.project_id ? trans.__('Open my project') : trans.__('Start')}
+        </button>
+        <button
+          type="button"
+          className="jp-mod-styled muscode-Assignment-check"
+          disabled={
+            busy !== null || !a.my.project_id || !visible.length || !ctx.capabilities().check
+          }
+          title={
+            !a.my.project_id
+              ? trans.__('Start the assignment first')
+              : trans.__('Run the visible tests on your saved project (not a submission)')
+          }
+          onClick={() => void check()}
+        >
+          {busy === 'check' ? trans.__('Checking…') : trans.__('Check')}
+        </button>
+        <button
+          type="button"
+          className="jp-mod-styled jp-mod-accept muscode-Assignment-submit"
+          disabled={busy !== null || !a.my.project_id || left === 0 || grading}
+          title={
+            left === 0
+              ? trans.__('You have used all your attempts')
+              : grading
+                ? trans.__('Wait until your last submission is graded')
+                : trans.__('Submit your saved project for grading')
+          }
+          onClick={() => void submit()}
+        >
+          {busy === 'submit' ? trans.__('Submitting…') : trans.__('Submit')}
+        </button>
+        <button
+          type="button"
+          className="jp-mod-styled muscode-Assignment-refresh"
+          aria-label={trans.__('Refresh')}
+          title={trans.__('Refresh')}
+          onClick={() => void reload()}
+        >
+          <refreshIcon.react tag="span" elementSize="normal" />
+        </button>
+      </div>
+      {note && (
+        <p className="muscode-Note" role="status">
+          {note}
+        </p>
+      )}
+      <ErrorBox message={error} />
+      {run && <CheckResults trans={trans} run={run} assignment={a} />}
+      {latest && (
+        <section className="muscode-Submissions-mine" aria-label={trans.__('My submissions')}>
+          <h3>{trans.__('Latest submission')}</h3>
+          <SubmissionSummary trans={trans} submission={latest} asStudent={true} />
+          {submissions.length > 1 && (
+            <details className="muscode-History">
+              <summary>{trans.__('Earlier attempts (%1)', String(submissions.length - 1))}</summary>
+              <table className="muscode-Table">
+                <thead>
+                  <tr>
+                    <th scope="col">{trans.__('Attempt')}</th>
+                    <th scope="col">{trans.__('Submitted')}</th>
+                    <th scope="col">{trans.__('Score')}</th>
+                    <th scope="col">{trans.__('Late')}</th>
+                  </tr>
+                </thead>
+                <tbody>
+                  {submissions.slice(1).map(s => (
+                    <tr key={s.id}>
+                      <td>{s.attempt}</td>
+                      <td>{formatWhen(s.submitted_at)}</td>
+                      <td>{scoreText(s.score, s.max_score) || '–'}</td>
+                      <td>{s.late ? lateText(trans, s) : trans.__('no')}</td>
+                    </tr>
+                  ))}
+                </tbody>
+              </table>
+            </details>
+          )}
+        </section>
+      )}
+    </div>
+  );
+}
+
+// -- the assignment editor ----------------------------------------------------------
+
+function problemFor(problems: IFieldProblem[], field: string): string | undefined {
+  return problems.find(p => p.field === field)?.message;
+}
+
+let fieldCounter = 0;
+function useFieldId(prefix: string): string {
+  const [id] = React.useState(() => `${prefix}-${++fieldCounter}`);
+  return id;
+}
+
+function Field(props: {
+  label: string;
+  problem?: string;
+  children: (id: string, describedBy: string | undefined) => JSX.Element;
+  className?: string;
+}): JSX.Element {
+  const id = useFieldId('muscode-f');
+  const problemId = `${id}-problem`;
+  return (
+    <div className={`muscode-Field ${props.className ?? ''}`}>
+      <label htmlFor={id}>{props.label}</label>
+      {props.children(id, props.problem ? problemId : undefined)}
+      {props.problem && (
+        <span id={problemId} className="muscode-Field-problem" role="alert">
+          {props.problem}
+        </span>
+      )}
+    </div>
+  );
+}
+
+function AssignmentEditor(props: {
+  ctx: IAssignmentContext;
+  klass: Class;
+  assignmentId: string | null;
+}): JSX.Element {
+  const { ctx, klass } = props;
+  const { trans } = ctx;
+  const [assignmentId, setAssignmentId] = React.useState(props.assignmentId);
+  const [loaded, setLoaded] = React.useState<Assignment | null>(null);
+  const available = ctx.catalog().available;
+  const [form, setForm] = React.useState<IAssignmentForm>(() =>
+    emptyForm(available.find(l => l.id === 'python')?.id ?? available[0]?.id ?? '')
+  );
+  const [problems, setProblems] = React.useState<IFieldProblem[]>([]);
+  const [error, setError] = React.useState<string | null>(null);
+  const [note, setNote] = React.useState('');
+  const [busy, setBusy] = React.useState(false);
+  const role: ClassRole | null = loaded?.role ?? klass.role;
+  const mayDelete = canDelete(role, ctx.me());
+
+  React.useEffect(() => {
+    if (!props.assignmentId) {
+      return;
+    }
+    void ctx
+      .client()
+      .getAssignment(props.assignmentId)
+      .then(a => {
+        setLoaded(a);
+        setForm(formOf(a));
+      })
+      .catch(err => setError(describeError(err)));
+  }, [props.assignmentId]);
+
+  const set = <K extends keyof IAssignmentForm>(key: K, value: IAssignmentForm[K]) =>
+    setForm(f => ({ ...f, [key]: value }));
+  const problem = (field: string) => problemFor(problems, field);
+
+  const languages = [...available];
+  if (form.language && !languages.some(l => l.id === form.language)) {
+    const missing = ctx.catalog().byId(form.language);
+    languages.push({
+      id: form.language,
+      name: trans.__('%1 (not available now)', missing?.name ?? form.language),
+      version: null,
+      extensions: [],
+      compiled: false,
+      available: false
+    });
+  }
+
+  const save = async () => {
+    const result = bodyOf(form, {
+      required: trans.__('Required.'),
+      number: trans.__('A number of points, 0 or more.'),
+      wholeAtLeastOne: trans.__('A whole number, 1 or more (or empty for no limit).'),
+      percent: trans.__('A percentage from 0 to 100.'),
+      duplicate: trans.__('Already used above.'),
+      date: trans.__('Not a date.')
+    });
+    if (!result.ok) {
+      setProblems(result.problems);
+      setError(trans.__('Some fields need a fix (marked below).'));
+      return;
+    }
+    setBusy(true);
+    setNote('');
+    try {
+      const client = ctx.client();
+      const saved = assignmentId
+        ? await client.updateAssignment(assignmentId, result.body)
+        : await client.createAssignment(klass.id, result.body);
+      setAssignmentId(saved.id);
+      setLoaded(saved);
+      setForm(formOf(saved));
+      setProblems([]);
+      setError(null);
+      setNote(
+        saved.published
+          ? trans.__('Saved and published: students see "%1".', saved.title)
+          : trans.__('Saved as a draft: students do not see "%1" yet.', saved.title)
+      );
+      ctx.changed.emit(klass.id);
+    } catch (err) {
+      if (err instanceof MuscodeAPIError && err.errors.length) {
+        setProblems(err.errors.map(e => ({ field: e.field, message: e.message })));
+      }
+      setError(describeError(err));
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  const remove = async () => {
+    if (!assignmentId || !loaded) {
+      return;
+    }
+    const ok = await confirm(
+      trans,
+      trans.__('Delete assignment'),
+      trans.__('Delete "%1"? Students no longer see it.', loaded.title),
+      trans.__('Delete')
+    );
+    if (!ok) {
+      return;
+    }
+    try {
+      await ctx.client().deleteAssignment(assignmentId);
+      ctx.changed.emit(klass.id);
+      setNote(trans.__('Deleted "%1".', loaded.title));
+      setLoaded(null);
+      setAssignmentId(null);
+    } catch (err) {
+      setError(describeError(err));
+    }
+  };
+
+  const updateTest = (i: number, change: Partial<IAssignmentForm['tests'][number]>) =>
+    set(
+      'tests',
+      form.tests.map((t, j) => (j === i ? { ...t, ...change } : t))
+    );
+  const updateFile = (i: number, change: Partial<IAssignmentForm['starterFiles'][number]>) =>
+    set(
+      'starterFiles',
+      form.starterFiles.map((f, j) => (j === i ? { ...f, ...change } : f))
+    );
+
+  return (
+    <form
+      className="muscode-Editor"
+      aria-label={trans.__('Assignment editor')}
+      onSubmit={e => {
+        e.preventDefault();
+        void save();
+      }}
+    >
+      <header className="muscode-View-header">
+        <h2>
+          {assignmentId
+            ? trans.__('Edit "%1"', loaded?.title ?? form.title)
+            : trans.__('New assignment in %1', klass.name)}
+        </h2>
+      </header>
+      <ErrorBox message={error} />
+      {note && (
+        <p className="muscode-Note" role="status">
+          {note}
+        </p>
+      )}
+      <Field label={trans.__('Title')} problem={problem('title')}>
+        {(id, d) => (
+          <input
+            id={id}
+            aria-describedby={d}
+            aria-invalid={d ? true : undefined}
+            className="jp-mod-styled muscode-Editor-title"
+            type="text"
+            maxLength={255}
+            required
+            value={form.title}
+            onChange={e => set('title', e.currentTarget.value)}
+          />
+        )}
+      </Field>
+      <Field label={trans.__('Description (Markdown)')} problem={problem('description')}>
+        {(id, d) => (
+          <textarea
+            id={id}
+            aria-describedby={d}
+            className="jp-mod-styled muscode-Editor-description"
+            rows={6}
+            value={form.description}
+            onChange={e => set('description', e.currentTarget.value)}
+          />
+        )}
+      </Field>
+      <div className="muscode-Editor-row">
+        <Field label={trans.__('Language')} problem={problem('language')}>
+          {(id, d) => (
+            <select
+              id={id}
+              aria-describedby={d}
+              className="jp-mod-styled muscode-Editor-language"
+              value={form.language}
+              onChange={e => set('language', e.currentTarget.value)}
+            >
+              {languages.map(l => (
+                <option key={l.id} value={l.id}>
+                  {l.version ? `${l.name} (${l.version})` : l.name}
+                </option>
+              ))}
+            </select>
+          )}
+        </Field>
+        <Field label={trans.__('Due (your local time; empty: none)')} problem={problem('due_at')}>
+          {(id, d) => (
+            <input
+              id={id}
+              aria-describedby={d}
+              className="jp-mod-styled muscode-Editor-due"
+              type="datetime-local"
+              value={form.due}
+              onChange={e => set('due', e.currentTarget.value)}
+            />
+          )}
+        </Field>
+        <Field label={trans.__('Max attempts (empty: no limit)')} problem={problem('max_attempts')}>
+          {(id, d) => (
+            <input
+              id={id}
+              aria-describedby={d}
+              className="jp-mod-styled muscode-Editor-maxAttempts"
+              type="number"
+              min={1}
+              step={1}
+              value={form.maxAttempts}
+              onChange={e => set('maxAttempts', e.currentTarget.value)}
+            />
+          )}
+        </Field>
+      </div>
+      <div className="muscode-Editor-row">
+        <Field label={trans.__('Late submissions')} problem={problem('late_policy')}>
+          {(id, d) => (
+            <select
+              id={id}
+              aria-describedby={d}
+              className="jp-mod-styled muscode-Editor-lateMode"
+              value={form.lateMode}
+              onChange={e => set('lateMode', e.currentTarget.value as LateMode)}
+            >
+              <option value="accept">{trans.__('Accept, marked late')}</option>
+              <option value="penalty">{trans.__('Penalty per day late')}</option>
+              <option value="no_credit">{trans.__('No credit')}</option>
+            </select>
+          )}
+        </Field>
+        {form.lateMode === 'penalty' && (
+          <Field
+            label={trans.__('Penalty per day (%)')}
+            problem={problem('late_policy.penalty_per_day')}
+          >
+            {(id, d) => (
+              <input
+                id={id}
+                aria-describedby={d}
+                className="jp-mod-styled muscode-Editor-penalty"
+                type="number"
+                min={0}
+                max={100}
+                step="any"
+                value={form.penaltyPerDay}
+                onChange={e => set('penaltyPerDay', e.currentTarget.value)}
+              />
+            )}
+          </Field>
+        )}
+        <label className="muscode-Check-label muscode-Editor-published">
+          <input
+            type="checkbox"
+            checked={form.published}
+            onChange={e => set('published', e.currentTarget.checked)}
+          />
+          {trans.__('Published (students see it)')}
+        </label>
+      </div>
+
+      <fieldset className="muscode-Editor-files">
+        <legend>{trans.__('Starter files')}</legend>
+        {!form.starterFiles.length && (
+          <p className="muscode-Empty">{trans.__('None: students start with an empty project.')}</p>
+        )}
+        {form.starterFiles.map((f, i) => (
+          <div className="muscode-Editor-item" key={i} data-index={i}>
+            <Field label={trans.__('Path')} problem={problem(`starter_files[${i}].path`)}>
+              {(id, d) => (
+                <input
+                  id={id}
+                  aria-describedby={d}
+                  className="jp-mod-styled muscode-Editor-filePath"
+                  type="text"
+                  value={f.path}
+                  onChange={e => updateFile(i, { path: e.currentTarget.value })}
+                />
+              )}
+            </Field>
+            <Field label={trans.__('Content')} problem={problem(`starter_files[${i}].content`)}>
+              {(id, d) => (
+                <textarea
+                  id={id}
+                  aria-describedby={d}
+                  className="jp-mod-styled muscode-Editor-fileContent muscode-Code"
+                  rows={5}
+                  spellCheck={false}
+                  value={f.content}
+                  onChange={e => updateFile(i, { content: e.currentTarget.value })}
+                />
+              )}
+            </Field>
+            <button
+              type="button"
+              className="jp-mod-styled muscode-Editor-removeFile"
+              onClick={() =>
+                set(
+                  'starterFiles',
+                  form.starterFiles.filter((_, j) => j !== i)
+                )
+              }
+            >
+              {trans.__('Remove file %1', f.path || String(i + 1))}
+            </button>
+          </div>
+        ))}
+        <button
+          type="button"
+          className="jp-mod-styled muscode-Editor-addFile"
+          onClick={() => {
+            const ext = ctx.catalog().byId(form.language)?.extensions[0] ?? '.txt';
+            const name = form.language === 'java' ? `Main${ext}` : `main${ext}`;
+            const taken = form.starterFiles.some(f => f.path === name);
+            set('starterFiles', [...form.starterFiles, { path: taken ? '' : name, content: '' }]);
+          }}
+        >
+          {trans.__('Add a starter file')}
+        </button>
+      </fieldset>
+
+      <fieldset className="muscode-Editor-tests">
+        <legend>{trans.__('Tests (%1 points in all)', formatPoints(formMaxScore(form)))}</legend>
+        {!form.tests.length && (
+          <p className="muscode-Empty">{trans.__('No tests yet: a submission scores 0 of 0.')}</p>
+        )}
+        {form.tests.map((t, i) => (
+          <div className="muscode-Editor-item muscode-Editor-test" key={i} data-index={i}>
+            <div className="muscode-Editor-row">
+              <Field label={trans.__('Test name')} problem={problem(`tests[${i}].name`)}>
+                {(id, d) => (
+                  <input
+                    id={id}
+                    aria-describedby={d}
+                    className="jp-mod-styled muscode-Editor-testName"
+                    type="text"
+                    maxLength={255}
+                    value={t.name}
+                    onChange={e => updateTest(i, { name: e.currentTarget.value })}
+                  />
+                )}
+              </Field>
+              <Field label={trans.__('Points')} problem={problem(`tests[${i}].points`)}>
+                {(id, d) => (
+                  <input
+                    id={id}
+                    aria-describedby={d}
+                    className="jp-mod-styled muscode-Editor-testPoints"
+                    type="number"
+                    min={0}
+                    step="any"
+                    value={t.points}
+                    onChange={e => updateTest(i, { points: e.currentTarget.value })}
+                  />
+                )}
+              </Field>
+              <label className="muscode-Check-label">
+                <input
+                  type="checkbox"
+                  className="muscode-Editor-testHidden"
+                  checked={t.hidden}
+                  onChange={e => updateTest(i, { hidden: e.currentTarget.checked })}
+                />
+                {trans.__('Hidden (students see pass/fail only)')}
+              </label>
+            </div>
+            <div className="muscode-Editor-row">
+              <Field label={trans.__('Input (stdin)')} problem={problem(`tests[${i}].stdin`)}>
+                {(id, d) => (
+                  <textarea
+                    id={id}
+                    aria-describedby={d}
+                    className="jp-mod-styled muscode-Editor-testStdin muscode-Code"
+                    rows={3}
+                    spellCheck={false}
+                    value={t.stdin}
+                    onChange={e => updateTest(i, { stdin: e.currentTarget.value })}
+                  />
+                )}
+              </Field>
+              <Field
+                label={trans.__('Expected output')}
+                problem={problem(`tests[${i}].expected_output`)}
+              >
+                {(id, d) => (
+                  <textarea
+                    id={id}
+                    aria-describedby={d}
+                    className="jp-mod-styled muscode-Editor-testExpected muscode-Code"
+                    rows={3}
+                    spellCheck={false}
+                    value={t.expected_output}
+                    onChange={e => updateTest(i, { expected_output: e.currentTarget.value })}
+                  />
+                )}
+              </Field>
+            </div>
+            <button
+              type="button"
+              className="jp-mod-styled muscode-Editor-removeTest"
+              onClick={() =>
+                set(
+                  'tests',
+                  form.tests.filter((_, j) => j !== i)
+                )
+              }
+            >
+              {trans.__('Remove test %1', t.name || String(i + 1))}
+            </button>
+          </div>
+        ))}
+        <button
+          type="button"
+          className="jp-mod-styled muscode-Editor-addTest"
+          onClick={() => set('tests', [...form.tests, emptyTest(form.tests.length + 1)])}
+        >
+          {trans.__('Add a test')}
+        </button>
+      </fieldset>
+
+      <div className="muscode-Actions">
+        <button
+          type="submit"
+          className="jp-mod-styled jp-mod-accept muscode-Editor-save"
+          disabled={busy}
+        >
+          {assignmentId ? trans.__('Save') : trans.__('Create')}
+        </button>
+        {assignmentId && loaded && (
+          <button
+            type="button"
+            className="jp-mod-styled muscode-Editor-submissions"
+            onClick={() =>
+              ctx.open({
+                kind: 'submissions',
+                klass,
+                assignmentId,
+                title: loaded.title
+              })
+            }
+          >
+            {trans.__('Submissions')}
+          </button>
+        )}
+        {assignmentId && mayDelete && (
+          <button
+            type="button"
+            className="jp-mod-styled jp-mod-warn muscode-Editor-delete"
+            disabled={busy}
+            onClick={() => void remove()}
+          >
+            {trans.__('Delete')}
+          </button>
+        )}
+      </div>
+    </form>
+  );
+}
+
+// -- submissions of an assignment (staff) ------------------------------------------
+
+function SubmissionsView(props: {
+  ctx: IAssignmentContext;
+  klass: Class;
+  assignmentId: string;
+}): JSX.Element {
+  const { ctx, klass, assignmentId } = props;
+  const { trans } = ctx;
+  const [assignment, setAssignment] = React.useState<Assignment | null>(null);
+  const [submissions, setSubmissions] = React.useState<Submission[] | null>(null);
+  const [open, setOpen] = React.useState<string | null>(null);
+  const [allAttempts, setAllAttempts] = React.useState(false);
+  const [error, setError] = React.useState<string | null>(null);
+  const [note, setNote] = React.useState('');
+  const [regrade, setRegrade] = React.useState<IProgress | null>(null);
+  const alive = React.useRef(true);
+  const regrading = React.useRef(false);
+  React.useEffect(
+    () => () => {
+      alive.current = false;
+    },
+    []
+  );
+
+  const reload = React.useCallback(async () => {
+    try {
+      const client = ctx.client();
+      const [a, subs] = await Promise.all([
+        client.getAssignment(assignmentId),
+        client.listSubmissions(assignmentId)
+      ]);
+      if (alive.current) {
+        setAssignment(a);
+        setSubmissions(subs);
+        setError(null);
+      }
+      return a;
+    } catch (err) {
+      if (alive.current) {
+        setError(describeError(err));
+      }
+      return null;
+    }
+  }, [assignmentId]);
+
+  /** Follow a regrade to its end: `regrade` notices, or `grading` by polling. */
+  const followRegrade = React.useCallback(
+    (first: GradingProgress) => {
+      if (regrading.current) {
+        return;
+      }
+      regrading.current = true;
+      setRegrade(progressOf(first));
+      void follow<GradingProgress>({
+        feed: ctx.feed,
+        matches: n => n.type === 'regrade' && n.assignment_id === assignmentId,
+        onNotice: n => {
+          if (n.type === 'regrade' && alive.current) {
+            setRegrade(progressOf(n));
+          }
+        },
+        fetch: async () => {
+          const a = await ctx.client().getAssignment(assignmentId);
+          return a.grading ?? { total: first.total, pending: 0 };
+        },
+        onUpdate: p => alive.current && setRegrade(progressOf(p)),
+        done: p => p.pending <= 0 || !alive.current,
+        pollInterval: ctx.pollInterval
+      })
+        .then(async final => {
+          regrading.current = false;
+          if (final && alive.current) {
+            setRegrade(progressOf(final));
+            await reload();
+          }
+        })
+        .catch(err => {
+          regrading.current = false;
+          if (alive.current) {
+            setError(describeError(err));
+          }
+        });
+    },
+    [assignmentId, reload]
+  );
+
+  React.useEffect(() => {
+    void reload().then(a => {
+      // a regrade started elsewhere (or before this view opened) is still going
+      if (a?.grading && a.grading.pending > 0) {
+        followRegrade(a.grading);
+      }
+    });
+  }, [reload, followRegrade]);
+
+  useSignal(ctx.feed.notice, (notice: EventNotice) => {
+    if (notice.type === 'submission' && notice.assignment_id === assignmentId) {
+      void reload();
+    }
+  });
+
+  const startRegrade = async () => {
+    const ok = await confirm(
+      trans,
+      trans.__('Regrade "%1"', assignment?.title ?? ''),
+      trans.__('Grade every submission again with the current tests? Overrides stay.'),
+      trans.__('Regrade')
+    );
+    if (!ok) {
+      return;
+    }
+    try {
+      const progress = await ctx.client().regrade(assignmentId);
+      followRegrade(progress);
+    } catch (err) {
+      setError(describeError(err));
+    }
+  };
+
+  const download = async () => {
+    try {
+      const csv = await ctx.client().assignmentGradesCsv(assignmentId);
+      downloadText(csv, csvFileName(klass.slug, assignment?.title ?? assignmentId));
+      setNote(trans.__('Downloaded the grades as CSV.'));
+    } catch (err) {
+      setError(describeError(err));
+    }
+  };
+
+  const override = async (s: Submission) => {
+    const body = await askOverride(trans, s);
+    if (!body) {
+      return;
+    }
+    try {
+      const changed = await ctx.client().overrideScore(s.id, body);
+      setSubmissions(list => (list ?? []).map(x => (x.id === changed.id ? changed : x)));
+      setNote(
+        body.score === null
+          ? trans.__('Cleared the override of %1.', s.student)
+          : trans.__('Set the score of %1 to %2.', s.student, formatPoints(body.score))
+      );
+    } catch (err) {
+      setError(describeError(err));
+    }
+  };
+
+  const review = async (s: Submission) => {
+    if (!s.project_id) {
+      setError(trans.__('This submission has no project any more.'));
+      return;
+    }
+    try {
+      await ctx.openReview(s.project_id, s.files?.[0]);
+    } catch (err) {
+      setError(describeError(err));
+    }
+  };
+
+  const groups = byStudent(submissions ?? []);
+  const rows: { student: string; s: Submission; attempts: number; best: number | null }[] = [];
+  for (const g of groups) {
+    for (const s of allAttempts ? g.submissions : [g.latest]) {
+      rows.push({ student: g.student, s, attempts: g.submissions.length, best: g.best });
+    }
+  }
+
+  return (
+    <div className="muscode-Submissions-view">
+      <header className="muscode-View-header">
+        <h2>{trans.__('Submissions: %1', assignment?.title ?? '')}</h2>
+        {assignment && (
+          <p>
+            {dueText(trans, assignment.due_at)} ·{' '}
+            {trans.__('%1 points', formatPoints(assignment.max_score))} ·{' '}
+            {assignment.published ? trans.__('published') : trans.__('draft')}
+          </p>
+        )}
+      </header>
+      <div className="muscode-Actions" role="toolbar" aria-label={trans.__('Submissions actions')}>
+        <button
+          type="button"
+          className="jp-mod-styled muscode-Submissions-refresh"
+          onClick={() => void reload()}
+        >
+          {trans.__('Refresh')}
+        </button>
+        <button
+          type="button"
+          className="jp-mod-styled muscode-Submissions-regrade"
+          disabled={regrade !== null && !regrade.finished}
+          onClick={() => void startRegrade()}
+        >
+          {trans.__('Regrade all')}
+        </button>
+        <button
+          type="button"
+          className="jp-mod-styled muscode-Submissions-csv"
+          disabled={!ctx.capabilities().grades}
+          onClick={() => void download()}
+        >
+          {trans.__('Download grades (CSV)')}
+        </button>
+        <label className="muscode-Check-label">
+          <input
+            type="checkbox"
+            className="muscode-Submissions-all"
+            checked={allAttempts}
+            onChange={e => setAllAttempts(e.currentTarget.checked)}
+          />
+          {trans.__('Show every attempt')}
+        </label>
+      </div>
+      {regrade && (
+        <ProgressBar trans={trans} progress={regrade} label={trans.__('Regrade progress')} />
+      )}
+      {note && (
+        <p className="muscode-Note" role="status">
+          {note}
+        </p>
+      )}
+      <ErrorBox message={error} />
+      {submissions === null && !error && <p className="muscode-Empty">{trans.__('Loading…')}</p>}
+      {submissions !== null && !submissions.length && (
+        <p className="muscode-Empty">{trans.__('No submissions yet.')}</p>
+      )}
+      {rows.length > 0 && (
+        <table className="muscode-Table muscode-Submissions-table">
+          <thead>
+            <tr>
+              <th scope="col">{trans.__('Student')}</th>
+              <th scope="col">{trans.__('Attempt')}</th>
+              <th scope="col">{trans.__('Submitted')}</th>
+              <th scope="col">{trans.__('Late')}</th>
+              <th scope="col">{trans.__('Tests passed')}</th>
+              <th scope="col">{trans.__('Score')}</th>
+              <th scope="col">{trans.__('Best')}</th>
+              <th scope="col">{trans.__('Actions')}</th>
+            </tr>
+          </thead>
+          <tbody>
+            {rows.map(({ student, s, attempts, best }) => {
+              const expanded = open === s.id;
+              return (
+                <React.Fragment key={s.id}>
+                  <tr
+                    className="muscode-Submissions-row"
+                    data-student={student}
+                    data-status={s.status}
+                  >
+                    <th scope="row">{student}</th>
+                    <td>
+                      {allAttempts
+                        ? String(s.attempt)
+                        : trans.__('%1 of %2', String(s.attempt), String(attempts))}
+                    </td>
+                    <td>{formatWhen(s.submitted_at)}</td>
+                    <td className={s.late ? 'muscode-mod-late' : ''}>
+                      {s.late ? lateText(trans, s) : trans.__('no')}
+                    </td>
+                    <td>{s.status === 'grading' ? trans.__('grading…') : passedText(s)}</td>
+                    <td className="muscode-Submissions-score">
+                      {scoreText(s.score, s.max_score) || '–'}
+                      {s.override && (
+                        <span
+                          className="muscode-Badge"
+                          title={trans.__(
+                            'Set by %1: %2',
+                            s.override.by,
+                            s.override.comment || trans.__('no comment')
+                          )}
+                        >
+                          {trans.__('override')}
+                        </span>
+                      )}
+                    </td>
+                    <td>{scoreText(best, s.max_score) || '–'}</td>
+                    <td className="muscode-Submissions-actions">
+                      <button
+                        type="button"
+                        className="jp-mod-styled muscode-Submissions-details"
+                        aria-expanded={expanded}
+                        aria-label={trans.__('Tests of %1, attempt %2', student, String(s.attempt))}
+                        onClick={() => setOpen(expanded ? null : s.id)}
+                      >
+                        {trans.__('Tests')}
+                      </button>
+                      <button
+                        type="button"
+                        className="jp-mod-styled muscode-Submissions-override"
+                        aria-label={trans.__('Override the score of %1', student)}
+                        onClick={() => void override(s)}
+                      >
+                        {trans.__('Override')}
+                      </button>
+                      <button
+                        type="button"
+                        className="jp-mod-styled muscode-Submissions-open"
+                        aria-label={trans.__('Open the project of %1 (read-only)', student)}
+                        disabled={!s.project_id}
+                        onClick={() => void review(s)}
+                      >
+                        {trans.__('Open')}
+                      </button>
+                    </td>
+                  </tr>
+                  {expanded && (
+                    <tr className="muscode-Submissions-detail">
+                      <td colSpan={8}>
+                        <SubmissionSummary trans={trans} submission={s} asStudent={false} />
+                      </td>
+                    </tr>
+                  )}
+                </React.Fragment>
+              );
+            })}
+          </tbody>
+        </table>
+      )}
+    </div>
+  );
+}
+
+// -- the roster (staff) ----------------------------------------------------------------
+
+function RosterView(props: { ctx: IAssignmentContext; klass: Class }): JSX.Element {
+  const { ctx, klass } = props;
+  const { trans } = ctx;
+  const [members, setMembers] = React.useState<Member[] | null>(null);
+  const [error, setError] = React.useState<string | null>(null);
+  const [note, setNote] = React.useState('');
+  const [name, setName] = React.useState('');
+  const [role, setRole] = React.useState<ClassRole>('student');
+  const [csv, setCsv] = React.useState('name,role\n');
+  const [lineErrors, setLineErrors] = React.useState<ILineError[]>([]);
+  const [busy, setBusy] = React.useState(false);
+  const mayRemove = canDelete(klass.role, ctx.me());
+  const nameId = useFieldId('muscode-roster-name');
+  const roleId = useFieldId('muscode-roster-role');
+  const csvId = useFieldId('muscode-roster-csv');
+  const fileId = useFieldId('muscode-roster-file');
+
+  const reload = React.useCallback(async () => {
+    try {
+      setMembers(await ctx.client().listMembers(klass.id));
+      setError(null);
+    } catch (err) {
+      setError(describeError(err));
+    }
+  }, [klass.id]);
+
+  React.useEffect(() => {
+    void reload();
+  }, [reload]);
+
+  const act = async (job: () => Promise<void>) => {
+    setBusy(true);
+    setNote('');
+    try {
+      await job();
+      setError(null);
+    } catch (err) {
+      setError(describeError(err));
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  const add = () =>
+    act(async () => {
+      const who = name.trim();
+      if (!who) {
+        throw new Error(trans.__('Type the user name of the person to add.'));
+      }
+      setMembers(await ctx.client().addMembers(klass.id, { members: [{ name: who, role }] }));
+      setName('');
+      setNote(trans.__('Added %1.', who));
+      ctx.changed.emit(klass.id);
+    });
+
+  const remove = (m: Member) =>
+    act(async () => {
+      const ok = await confirm(
+        trans,
+        trans.__('Remove from the class'),
+        trans.__('Take %1 out of %2? Their projects and submissions stay.', m.name, klass.name),
+        trans.__('Remove')
+      );
+      if (!ok) {
+        return;
+      }
+      await ctx.client().removeMember(klass.id, m.name);
+      setNote(trans.__('Removed %1.', m.name));
+      await reload();
+    });
+
+  const importCsv = async () => {
+    setBusy(true);
+    setNote('');
+    setLineErrors([]);
+    try {
+      const roster = await ctx.client().importRoster(klass.id, csv);
+      setMembers(roster);
+      setError(null);
+      setNote(trans.__('Imported: the class has %1 members.', String(roster.length)));
+      ctx.changed.emit(klass.id);
+    } catch (err) {
+      const lines = rosterErrors(err);
+      setLineErrors(lines);
+      setError(
+        err instanceof MuscodeAPIError && err.status === 422
+          ? trans.__('Nothing was imported: fix these lines and import again.')
+          : describeError(err)
+      );
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  const roleLabel = (r: ClassRole) =>
+    r === 'instructor' ? trans.__('instructor') : r === 'ta' ? trans.__('TA') : trans.__('student');
+
+  return (
+    <div className="muscode-Roster-view">
+      <header className="muscode-View-header">
+        <h2>{trans.__('Roster of %1', klass.name)}</h2>
+      </header>
+      <ErrorBox message={error} />
+      {note && (
+        <p className="muscode-Note" role="status">
+          {note}
+        </p>
+      )}
+      {members === null && !error && <p className="muscode-Empty">{trans.__('Loading…')}</p>}
+      {members !== null && (
+        <table className="muscode-Table muscode-Roster-table" aria-label={trans.__('Members')}>
+          <thead>
+            <tr>
+              <th scope="col">{trans.__('Name')}</th>
+              <th scope="col">{trans.__('Role')}</th>
+              {mayRemove && <th scope="col">{trans.__('Actions')}</th>}
+            </tr>
+          </thead>
+          <tbody>
+            {members.map(m => (
+              <tr key={m.name} data-member={m.name}>
+                <th scope="row">{m.name}</th>
+                <td>{roleLabel(m.role)}</td>
+                {mayRemove && (
+                  <td>
+                    <button
+                      type="button"
+                      className="jp-mod-styled muscode-Roster-remove"
+                      aria-label={trans.__('Remove %1', m.name)}
+                      disabled={busy}
+                      onClick={() => void remove(m)}
+                    >
+                      {trans.__('Remove')}
+                    </button>
+                  </td>
+                )}
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+      <form
+        className="muscode-Roster-add"
+        aria-label={trans.__('Add a member')}
+        onSubmit={e => {
+          e.preventDefault();
+          void add();
+        }}
+      >
+        <h3>{trans.__('Add a member')}</h3>
+        <div className="muscode-Editor-row">
+          <div className="muscode-Field">
+            <label htmlFor={nameId}>{trans.__('User name')}</label>
+            <input
+              id={nameId}
+              className="jp-mod-styled muscode-Roster-name"
+              type="text"
+              value={name}
+              onChange={e => setName(e.currentTarget.value)}
+            />
+          </div>
+          <div className="muscode-Field">
+            <label htmlFor={roleId}>{trans.__('Role')}</label>
+            <select
+              id={roleId}
+              className="jp-mod-styled muscode-Roster-role"
+              value={role}
+              onChange={e => setRole(e.currentTarget.value as ClassRole)}
+            >
+              <option value="student">{trans.__('student')}</option>
+              <option value="ta">{trans.__('TA')}</option>
+              <option value="instructor">{trans.__('instructor')}</option>
+            </select>
+          </div>
+          <button type="submit" className="jp-mod-styled jp-mod-accept" disabled={busy}>
+            {trans.__('Add')}
+          </button>
+        </div>
+      </form>
+      <section className="muscode-Roster-import" aria-label={trans.__('Import a roster')}>
+        <h3>{trans.__('Import a roster (CSV)')}</h3>
+        <p>
+          {trans.__(
+            'A header line "name,role", then one person per line; an empty role is student. All or nothing: one bad line imports nobody.'
+          )}
+        </p>
+        <div className="muscode-Field">
+          <label htmlFor={fileId}>{trans.__('CSV file')}</label>
+          <input
+            id={fileId}
+            className="muscode-Roster-file"
+            type="file"
+            accept=".csv,text/csv"
+            onChange={e => {
+              const file = e.currentTarget.files?.[0];
+              if (file) {
+                void file.text().then(setCsv);
+              }
+            }}
+          />
+        </div>
+        <div className="muscode-Field">
+          <label htmlFor={csvId}>{trans.__('Or paste the CSV here')}</label>
+          <textarea
+            id={csvId}
+            className="jp-mod-styled muscode-Roster-csv muscode-Code"
+            rows={6}
+            spellCheck={false}
+            value={csv}
+            onChange={e => setCsv(e.currentTarget.value)}
+          />
+        </div>
+        <button
+          type="button"
+          className="jp-mod-styled jp-mod-accept muscode-Roster-importButton"
+          disabled={busy}
+          onClick={() => void importCsv()}
+        >
+          {trans.__('Import')}
+        </button>
+        {lineErrors.length > 0 && (
+          <ul className="muscode-Roster-errors" aria-label={trans.__('Problems in the CSV')}>
+            {lineErrors.map((e, i) => (
+              <li key={i} data-line={e.line ?? ''}>
+                {e.line === null ? e.message : trans.__('Line %1: %2', String(e.line), e.message)}
+              </li>
+            ))}
+          </ul>
+        )}
+      </section>
+    </div>
+  );
+}
+
+// -- the class gradebook (staff) -------------------------------------------------------
+
+function GradebookView(props: { ctx: IAssignmentContext; klass: Class }): JSX.Element {
+  const { ctx, klass } = props;
+  const { trans } = ctx;
+  const [book, setBook] = React.useState<ClassGradebook | null>(null);
+  const [error, setError] = React.useState<string | null>(null);
+  const [note, setNote] = React.useState('');
+
+  const reload = React.useCallback(async () => {
+    try {
+      setBook(await ctx.client().classGrades(klass.id));
+      setError(null);
+    } catch (err) {
+      setError(describeError(err));
+    }
+  }, [klass.id]);
+
+  React.useEffect(() => {
+    void reload();
+  }, [reload]);
+
+  const download = async () => {
+    try {
+      downloadText(await ctx.client().classGradesCsv(klass.id), csvFileName(klass.slug));
+      setNote(trans.__('Downloaded the gradebook as CSV.'));
+    } catch (err) {
+      setError(describeError(err));
+    }
+  };
+
+  return (
+    <div className="muscode-Gradebook-view">
+      <header className="muscode-View-header">
+        <h2>{trans.__('Grades of %1', klass.name)}</h2>
+      </header>
+      <div className="muscode-Actions" role="toolbar" aria-label={trans.__('Gradebook actions')}>
+        <button type="button" className="jp-mod-styled" onClick={() => void reload()}>
+          {trans.__('Refresh')}
+        </button>
+        <button
+          type="button"
+          className="jp-mod-styled muscode-Gradebook-csv"
+          onClick={() => void download()}
+        >
+          {trans.__('Download grades (CSV)')}
+        </button>
+      </div>
+      {note && (
+        <p className="muscode-Note" role="status">
+          {note}
+        </p>
+      )}
+      <ErrorBox message={error} />
+      {book && !book.students.length && (
+        <p className="muscode-Empty">{trans.__('No students yet.')}</p>
+      )}
+      {book && book.students.length > 0 && (
+        <table className="muscode-Table muscode-Gradebook-table">
+          <thead>
+            <tr>
+              <th scope="col">{trans.__('Student')}</th>
+              {book.assignments.map(a => (
+                <th scope="col" key={a.id}>
+                  {a.title}
+                  <span className="muscode-Table-sub">
+                    {trans.__('/ %1', formatPoints(a.max_score))}
+                  </span>
+                </th>
+              ))}
+            </tr>
+          </thead>
+          <tbody>
+            {book.students.map(s => (
+              <tr key={s.name}>
+                <th scope="row">{s.name}</th>
+                {book.assignments.map(a => {
+                  const score = s.scores[a.id];
+                  return (
+                    <td key={a.id}>
+                      {score === null || score === undefined ? '–' : formatPoints(score)}
+                    </td>
+                  );
+                })}
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+    </div>
+  );
+}
