@@ -210,6 +210,11 @@ else:
         # Runs happen in Docker containers started by the workers, never in the service.
         "MUSCODE_SANDBOX": "docker",
     }
+    # Where the service writes audit events and makes its language probes' directories,
+    # and which engine it uses (docker-compose.yml sets them on the hub container).
+    for passthrough in ("MUSCODE_AUDIT_LOG", "MUSCODE_DOCKER_WORK_ROOT", "DOCKER_HOST"):
+        if passthrough in os.environ:
+            muscode_env[passthrough] = os.environ[passthrough]
 
 c.JupyterHub.services = [
     {

@@ -238,6 +238,18 @@ class MuscodeApp(ExtensionApp):
         2, help="Pre-created containers the Docker sandbox keeps ready per image (0: none)."
     ).tag(config=True)
 
+    docker_work_root = Unicode(
+        help="""Directory of the Docker sandbox's per-run directories, which the engine
+        bind-mounts into the run's container ($MUSCODE_DOCKER_WORK_ROOT; empty: under the
+        system temp dir). When MUSCode itself runs in a container and talks to the host's
+        engine, mount a host directory here at the same path, writable by MUSCode's user
+        (docker/docker-compose.yml uses /var/lib/muscode/runs).""",
+    ).tag(config=True)
+
+    @default("docker_work_root")
+    def _default_docker_work_root(self) -> str:
+        return os.environ.get("MUSCODE_DOCKER_WORK_ROOT", "")
+
     workers = Int(
         2,
         help="""Runs executed at the same time by one process: the server with the
@@ -548,6 +560,7 @@ class MuscodeApp(ExtensionApp):
                 image=self.docker_image or None,
                 pool_size=self.docker_pool_size,
                 docker_url=self.docker_url or None,
+                work_root=self.docker_work_root or None,
             )
         return cls()
 

@@ -15,6 +15,10 @@ command -v php >/dev/null || need+=(php-cli)
 command -v redis-server >/dev/null || need+=(redis-server)
 command -v pg_ctlcluster >/dev/null || need+=(postgresql)
 command -v chromium >/dev/null || need+=(chromium)
+# tests/test_deploy.py validates docker/docker-compose.yml with Docker Compose: the v2
+# plugin if the Docker CLI has it, else Debian's docker-compose.
+docker compose version >/dev/null 2>&1 || command -v docker-compose >/dev/null \
+    || need+=(docker-compose)
 if [ "${#need[@]}" -gt 0 ]; then
     log "installing ${need[*]}"
     apt-get update -qq
