@@ -109,7 +109,8 @@ def free_port() -> int:
 
 
 class Server:
-    def __init__(self, backend: str) -> None:
+    def __init__(self, backend: str, *extra_args: str) -> None:
+        """``extra_args`` replace the default ``--MuscodeApp.workers=2``."""
         self.port = free_port()
         self.dir = tempfile.mkdtemp(prefix="muscode-bench-")
         env = {
@@ -129,7 +130,7 @@ class Server:
                 "--allow-root",
                 "--MuscodeApp.run_rate_limit=1000000/minute",
                 "--MuscodeApp.max_active_runs=0",
-                "--MuscodeApp.workers=2",
+                *(extra_args or ("--MuscodeApp.workers=2",)),
             ],
             env=env,
             stdout=subprocess.DEVNULL,
