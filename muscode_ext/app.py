@@ -39,6 +39,7 @@ from .execution.local import LocalSandbox
 from .handlers import all_handlers
 from .hub import HubClient
 from .queue import InProcessQueue, Queue
+from .relay import Relay, relay_handlers
 from .services.assignments import AssignmentService
 from .services.callbacks import CallbackPolicy, CallbackSender, normalise_hosts
 from .services.classes import ClassService
@@ -256,6 +257,17 @@ class MuscodeApp(ExtensionApp):
         in-process queue, or each `muscode-worker` with Redis.""",
     ).tag(config=True)
 
+    service_url = Unicode(
+        help="""Relay mode ($MUSCODE_SERVICE_URL): the URL of the MUSCode hub service, e.g.
+        http://127.0.0.1:10101/services/muscode/. A student's JupyterHub server set this
+        way keeps no database or sandbox: it relays MUSCode's API (websockets included)
+        to the service with its own JupyterHub API token. Empty: MUSCode runs here.""",
+    ).tag(config=True)
+
+    @default("service_url")
+    def _default_service_url(self) -> str:
+        return os.environ.get("MUSCODE_SERVICE_URL", "")
+
     redis_url = Unicode(
         help="""Redis URL (redis://host:6379/0) for the run queue and the event bus
         ($MUSCODE_REDIS_URL). Empty: the in-process queue and bus of an embedded server.
@@ -396,7 +408,17 @@ class MuscodeApp(ExtensionApp):
 
     # -- wiring ----------------------------------------------------------------------
 
+    #: Set in relay mode (``service_url``): this server only passes the API on.
+    relay: Relay | None = None
+
     def initialize_settings(self) -> None:
+        if self.service_url:
+            try:
+                self.relay = Relay(self.service_url)
+            except ValueError as e:
+                raise StartupError(f"MuscodeApp.{e}") from None
+            self.log.info("MUSCode relays its API to the service at %s", self.service_url)
+            return
         if self.allow_bearer_tokens:
             problem = secret_problem(self.jwt_secret)
             if problem:
@@ -565,16 +587,20 @@ class MuscodeApp(ExtensionApp):
         return cls()
 
     def initialize_handlers(self) -> None:
-        self.handlers.extend(all_handlers())
+        self.handlers.extend(relay_handlers if self.relay is not None else all_handlers())
 
     async def _start_jupyter_server_extension(self, serverapp: Any) -> None:
         await super()._start_jupyter_server_extension(serverapp)
+        if self.relay is not None:
+            return
         await self.executions.start()
         problem = await self.executions.sandbox_problem()
         if problem:
             self.log.warning("MUSCode cannot run code yet: %s", problem)
 
     async def stop_extension(self) -> None:
+        if self.relay is not None:
+            return
         await self.executions.stop()
         await self.db.dispose()
         self.audit.close()
