@@ -16,12 +16,16 @@ Two variants in one file, chosen by ``MUSCODE_HUB_MODE``:
         jupyterhub -f hub_config/jupyterhub_config.py --port 8000
 
 How a student uses MUSCode with no second login: the lab extension in the student's
-server talks to the ``muscode`` service at ``/services/muscode/`` through the hub's proxy,
-with the browser's hub session. The service is a hub OAuth client with
-``oauth_no_confirm``, so the OAuth round trip completes without a visible step. We chose
-this over relaying through the student's server so that student servers hold no
-database, Redis, Docker or MUSCode credentials at all: a student controls their server,
-so anything stored there is theirs to read.
+server calls its own server's ``api/muscode/v1/...``, and that server (MUSCode in relay
+mode, ``MUSCODE_SERVICE_URL``) relays to the ``muscode`` service with the server's own
+JupyterHub API token. A page at ``/user/<name>/`` cannot call ``/services/muscode/``
+itself with the hub session: JupyterHub accepts a cookie-authenticated fetch only with
+the service's own XSRF token, which a page on another path cannot read. The student's
+server holds that hub token and nothing else: no database, Redis, Docker or MUSCode
+secret. The token is the student's own (the hub scopes it to what they may do anyway),
+so a student who reads it from their server gains nothing. The service is also a hub
+OAuth client with ``oauth_no_confirm``: a browser opening ``/services/muscode/`` directly
+is signed in without a visible step.
 """
 
 from __future__ import annotations
@@ -163,6 +167,32 @@ else:
     c.DockerSpawner.cpu_limit = float(os.environ.get("MUSCODE_STUDENT_CPU_LIMIT", "1.0"))
     c.Spawner.default_url = "/lab"
 # Idle servers are culled by jupyterhub-idle-culler in production (see docker/README).
+
+# Student servers relay MUSCode's API to the service (muscode_ext/relay.py). A page at
+# /user/<name>/lab cannot call /services/muscode/ with the browser's hub session:
+# JupyterHub accepts a cookie-authenticated fetch only with the service's own XSRF
+# token, which a page on another path cannot read. So the lab calls its own server
+# (api/muscode/v1/... as on a laptop), and the server calls the service with its
+# JupyterHub API token. That token is the student's: the hub gives it the subset of
+# these scopes that the student holds, so it can do nothing the student could not.
+c.Spawner.environment = {
+    "MUSCODE_SERVICE_URL": (
+        f"http://{'127.0.0.1' if DEV else os.environ.get('MUSCODE_HUB_CONNECT_HOST', 'hub')}"
+        f":{int(os.environ.get('MUSCODE_SERVICE_PORT', '10101'))}/services/muscode/"
+    ),
+}
+c.Spawner.server_token_scopes = [
+    # The default `server` role's scopes...
+    "users:activity!user",
+    "access:servers!server",
+    # ...and MUSCode through the relay.
+    "access:services!service=muscode",
+    "custom:muscode:execute",
+    "custom:muscode:projects",
+    "custom:muscode:classes-read",
+    "custom:muscode:classes-write",
+    "custom:muscode:grade",
+]
 
 # -- the MUSCode service ---------------------------------------------------------------------
 

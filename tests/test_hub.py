@@ -279,3 +279,76 @@ def test_the_service_authorizer_allows_only_muscode() -> None:
     for resource in ("kernels", "contents", "terminals", "events", "sessions", "api", "server"):
         for action in ("read", "write", "execute"):
             assert not authorizer.is_authorized(None, None, action, resource)
+
+
+def _browser_login(hub: Hub, name: str) -> tuple[Any, http.cookiejar.CookieJar]:
+    jar = http.cookiejar.CookieJar()
+    browser = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+    page = browser.open(hub.url + "/hub/login", timeout=30).read().decode()
+    match = re.search(r'name="_xsrf" value="([^"]+)"', page)
+    assert match, "no XSRF field on the hub's login page"
+    form = {"username": name, "password": "any", "_xsrf": match.group(1)}
+    browser.open(hub.url + "/hub/login", urllib.parse.urlencode(form).encode(), timeout=30)
+    return browser, jar
+
+
+def _fetch(
+    browser: Any, url: str, xsrf: str | None, body: Any = None, method: str = "GET"
+) -> tuple[int, Any]:
+    """What a page's ``fetch`` sends: the cookies, Sec-Fetch-* and JupyterLab's XSRF header."""
+    headers = {"Sec-Fetch-Mode": "cors", "Sec-Fetch-Site": "same-origin"}
+    if xsrf is not None:
+        headers["X-XSRFToken"] = xsrf
+    data = None
+    if body is not None:
+        data = json.dumps(body).encode()
+        headers["Content-Type"] = "application/json"
+    request = urllib.request.Request(url, data=data, method=method, headers=headers)
+    try:
+        with browser.open(request, timeout=60) as reply:
+            return reply.status, json.loads(reply.read() or b"null")
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode(errors="replace")
+
+
+def test_a_students_lab_reaches_muscode_through_its_own_server(hub: Hub) -> None:
+    """The lab in /user/<name>/ calls its own server, which relays to the service with
+    the server's hub token; the student's identity and scopes arrive intact."""
+    name = "student6"
+    browser, jar = _browser_login(hub, name)
+    status, body = hub.call("POST", f"/hub/api/users/{name}/server")
+    assert status in (201, 202), body
+    deadline = time.monotonic() + START_TIMEOUT
+    while True:
+        status, model = hub.call("GET", f"/hub/api/users/{name}")
+        if model["servers"].get("", {}).get("ready"):
+            break
+        assert time.monotonic() < deadline, model
+        time.sleep(0.5)
+    try:
+        # Opening the lab (a navigation) logs the browser into the student's server.
+        landed = browser.open(hub.url + f"/user/{name}/lab", timeout=60)
+        assert landed.geturl().startswith(hub.url + f"/user/{name}/")
+        xsrf = next(c.value for c in jar if c.name == "_xsrf" and c.path == f"/user/{name}/")
+        base = hub.url + f"/user/{name}/api/muscode/v1"
+        status, me = _fetch(browser, base + "/me", xsrf)
+        assert status == 200, me
+        assert me["name"] == name and me["admin"] is False
+        assert "projects" in me["scopes"] and "classes:write" not in me["scopes"]
+        project = {"name": "via-lab", "language": "python"}
+        status, created = _fetch(browser, base + "/projects", xsrf, project, "POST")
+        assert status == 201, created
+        # The project lives in the service: the hub-token view of MUSCode sees it.
+        status, listed = hub.call("GET", f"{API}/projects", token=hub.user_token(name))
+        assert status == 200 and [p["name"] for p in listed] == ["via-lab"]
+        # Without Jupyter's XSRF token the student's server refuses a POST, as always.
+        status, _ = _fetch(
+            browser, base + "/projects", None, {"name": "x", "language": "c"}, "POST"
+        )
+        assert status in (401, 403)
+        # Why the relay exists: the same fetch straight to the service is not accepted
+        # with the hub cookie, because the page cannot know the service's XSRF token.
+        status, _ = _fetch(browser, hub.url + f"{API}/me", xsrf)
+        assert status != 200
+    finally:
+        hub.call("DELETE", f"/hub/api/users/{name}/server")
