@@ -252,6 +252,23 @@ async def test_a_run_start_and_finish_are_events(
         assert "rekram-nidts-terces" not in text
 
 
+async def test_a_run_cancelled_while_queued_has_a_finish_event(
+    api: Any, captured: Captured
+) -> None:
+    needs_bwrap()
+    sleeper = {"language": "python", "source": "import time; time.sleep(30)"}
+    blockers = []
+    for _ in range(2):  # the server's two workers, busy
+        reply = await api("POST", "executions", {**sleeper, "limits": {"wall_time_ms": 40_000}})
+        blockers.append(reply.json["id"])
+    waiting = (await api("POST", "executions", {"language": "python", "source": "1"})).json
+    assert (await api("POST", f"executions/{waiting['id']}/cancel")).status == 200
+    for run_id in blockers:
+        await api("POST", f"executions/{run_id}/cancel")
+    finished = [e for e in captured.events("run") if e["run_id"] == waiting["id"]]
+    assert [(e["action"], e["verdict"]) for e in finished] == [("finish", "cancelled")]
+
+
 async def test_a_run_of_a_project_names_it(api: Any, captured: Captured) -> None:
     needs_bwrap()
     files = [{"path": "main.py", "content": "print(1/0)\n"}]

@@ -225,6 +225,7 @@ class ExecutionService:
             for row in running:
                 row.status, row.verdict, row.finished_at = "done", "internal_error", utcnow()
                 row.message = INTERRUPTED
+                self.runner.audit.run_finished(row)
             queued = list(
                 await s.scalars(
                     select(Execution.id)
@@ -443,6 +444,10 @@ class ExecutionService:
                 )
                 .execution_options(synchronize_session=False)
             )
+            abandoned = list(await s.scalars(select(Execution).where(Execution.id.in_(ids))))
+        for row in abandoned:
+            if row.message == "the run queue was unavailable; submit it again":
+                self.runner.audit.run_finished(row)
 
     async def _prepare(self, caller: Caller, data: ExecutionCreate) -> Execution:
         """Validate one run and build its row (not yet stored)."""
@@ -710,6 +715,7 @@ class ExecutionService:
             cancelled_queued = result.rowcount == 1  # type: ignore[attr-defined]
         if cancelled_queued:
             row = await self._row(caller, execution_id)
+            self.runner.audit.run_finished(row)
             await self.bus.publish(execution_id, {"type": "done", "result": execution_json(row)})
             await self.bus.notify(row.owner, status_notice(row, "done", "cancelled"))
             await self.bus.finished(execution_id)
