@@ -504,6 +504,7 @@ function StudentAssignment(props: { ctx: IAssignmentContext; assignmentId: strin
   const [error, setError] = React.useState<string | null>(null);
   const [note, setNote] = React.useState('');
   const following = React.useRef(new Set<string>());
+  const classId = React.useRef<string | null>(null);
   const alive = React.useRef(true);
   React.useEffect(
     () => () => {
@@ -519,6 +520,7 @@ function StudentAssignment(props: { ctx: IAssignmentContext; assignmentId: strin
         client.getAssignment(assignmentId),
         client.listSubmissions(assignmentId)
       ]);
+      classId.current = a.class_id;
       if (alive.current) {
         setAssignment(a);
         setSubmissions(subs);
@@ -548,6 +550,9 @@ function StudentAssignment(props: { ctx: IAssignmentContext; assignmentId: strin
         .then(async graded => {
           following.current.delete(submissionId);
           if (graded && alive.current) {
+            if (classId.current) {
+              ctx.changed.emit(classId.current);
+            }
             await reload();
             setNote(
               trans.__(
@@ -633,6 +638,7 @@ function StudentAssignment(props: { ctx: IAssignmentContext; assignmentId: strin
     act('start', async () => {
       const project = await ctx.client().startAssignment(a.id);
       setAssignment({ ...a, my: { ...a.my, project_id: project.id } });
+      ctx.changed.emit(a.class_id);
       await ctx.openProject(project);
       setNote(trans.__('Your project "%1" is open in the MUSCode panel\'s files.', project.name));
     });
@@ -687,6 +693,7 @@ function StudentAssignment(props: { ctx: IAssignmentContext; assignmentId: strin
         }
       });
       setNote(trans.__('Submitted: attempt %1 is being graded.', String(submission.attempt)));
+      ctx.changed.emit(a.class_id);
       if (submission.status === 'grading') {
         watch(submission.id);
       } else {
@@ -1003,6 +1010,9 @@ function AssignmentEditor(props: {
     <form
       className="muscode-Editor"
       aria-label={trans.__('Assignment editor')}
+      // the form's own checks name each field in words; the browser's would only
+      // show a tooltip on the first
+      noValidate
       onSubmit={e => {
         e.preventDefault();
         void save();
@@ -1041,6 +1051,7 @@ function AssignmentEditor(props: {
           <textarea
             id={id}
             aria-describedby={d}
+            aria-invalid={d ? true : undefined}
             className="jp-mod-styled muscode-Editor-description"
             rows={6}
             value={form.description}
@@ -1054,6 +1065,7 @@ function AssignmentEditor(props: {
             <select
               id={id}
               aria-describedby={d}
+              aria-invalid={d ? true : undefined}
               className="jp-mod-styled muscode-Editor-language"
               value={form.language}
               onChange={e => set('language', e.currentTarget.value)}
@@ -1071,6 +1083,7 @@ function AssignmentEditor(props: {
             <input
               id={id}
               aria-describedby={d}
+              aria-invalid={d ? true : undefined}
               className="jp-mod-styled muscode-Editor-due"
               type="datetime-local"
               value={form.due}
@@ -1083,6 +1096,7 @@ function AssignmentEditor(props: {
             <input
               id={id}
               aria-describedby={d}
+              aria-invalid={d ? true : undefined}
               className="jp-mod-styled muscode-Editor-maxAttempts"
               type="number"
               min={1}
@@ -1099,6 +1113,7 @@ function AssignmentEditor(props: {
             <select
               id={id}
               aria-describedby={d}
+              aria-invalid={d ? true : undefined}
               className="jp-mod-styled muscode-Editor-lateMode"
               value={form.lateMode}
               onChange={e => set('lateMode', e.currentTarget.value as LateMode)}
@@ -1118,6 +1133,7 @@ function AssignmentEditor(props: {
               <input
                 id={id}
                 aria-describedby={d}
+                aria-invalid={d ? true : undefined}
                 className="jp-mod-styled muscode-Editor-penalty"
                 type="number"
                 min={0}
@@ -1151,6 +1167,7 @@ function AssignmentEditor(props: {
                 <input
                   id={id}
                   aria-describedby={d}
+                  aria-invalid={d ? true : undefined}
                   className="jp-mod-styled muscode-Editor-filePath"
                   type="text"
                   value={f.path}
@@ -1163,6 +1180,7 @@ function AssignmentEditor(props: {
                 <textarea
                   id={id}
                   aria-describedby={d}
+                  aria-invalid={d ? true : undefined}
                   className="jp-mod-styled muscode-Editor-fileContent muscode-Code"
                   rows={5}
                   spellCheck={false}
@@ -1212,6 +1230,7 @@ function AssignmentEditor(props: {
                   <input
                     id={id}
                     aria-describedby={d}
+                    aria-invalid={d ? true : undefined}
                     className="jp-mod-styled muscode-Editor-testName"
                     type="text"
                     maxLength={255}
@@ -1225,6 +1244,7 @@ function AssignmentEditor(props: {
                   <input
                     id={id}
                     aria-describedby={d}
+                    aria-invalid={d ? true : undefined}
                     className="jp-mod-styled muscode-Editor-testPoints"
                     type="number"
                     min={0}
@@ -1250,6 +1270,7 @@ function AssignmentEditor(props: {
                   <textarea
                     id={id}
                     aria-describedby={d}
+                    aria-invalid={d ? true : undefined}
                     className="jp-mod-styled muscode-Editor-testStdin muscode-Code"
                     rows={3}
                     spellCheck={false}
@@ -1266,6 +1287,7 @@ function AssignmentEditor(props: {
                   <textarea
                     id={id}
                     aria-describedby={d}
+                    aria-invalid={d ? true : undefined}
                     className="jp-mod-styled muscode-Editor-testExpected muscode-Code"
                     rows={3}
                     spellCheck={false}

@@ -160,6 +160,19 @@ export class MuscodeDrive implements Contents.IDrive {
     return restored;
   }
 
+  /**
+   * A project made elsewhere (e.g. by starting an assignment) is now the caller's: the
+   * drive knows it, and the file browser and project list show it.
+   */
+  addedProject(project: Project): void {
+    if (!this._projects.has(project.name)) {
+      this._projects.set(project.name, project);
+      this.emitProjectChange('new', null, project.name);
+    } else {
+      this._projectsChanged.emit();
+    }
+  }
+
   /** The project named `name`, asking the server when it is not known yet. */
   async project(name: string): Promise<Project> {
     let project = this._projects.get(name);

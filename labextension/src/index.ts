@@ -274,6 +274,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
       feed,
       rendermime,
       openProject: async project => {
+        drive.addedProject(project);
         await openProject(project);
         app.shell.activateById(panel.id);
       },
@@ -305,6 +306,11 @@ const plugin: JupyterFrontEndPlugin<void> = {
       browser
     });
     app.shell.add(panel, 'left', { rank: 150 });
+    // Whether grades arrive as notices or by polling (for people debugging, and tests).
+    panel.node.dataset.events = feed.state;
+    feed.stateChanged.connect((_, events) => {
+      panel.node.dataset.events = events;
+    });
     restorer?.add(panel, 'muscode-sidepanel');
 
     // -- commands ------------------------------------------------------------------------
