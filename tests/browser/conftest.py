@@ -53,6 +53,8 @@ CHROMIUM_FLAGS = [
 SOURCE_CAP = 8192
 #: A language the test server cannot run (its version probe points nowhere).
 UNAVAILABLE_LANGUAGE = "php"
+#: What a student's bearer token may do (the embedded user is an admin; students are not).
+STUDENT_SCOPES = ("execute", "projects", "classes:read")
 
 
 def need(what: str, why: str) -> None:
@@ -113,7 +115,37 @@ class LabServer:
     token: str
     root_dir: Path
     log_path: Path
+    jwt_secret: str = ""
     paths: set[str] = field(default_factory=set)
+
+    def bearer(self, name: str, scopes: tuple[str, ...] = STUDENT_SCOPES) -> str:
+        """A MUSCode bearer token for ``name`` (not an admin), as an LMS would mint it."""
+        import jwt
+
+        now = int(time.time())
+        claims = {"sub": name, "scopes": list(scopes), "iat": now, "exp": now + 3600}
+        return str(jwt.encode(claims, self.jwt_secret, algorithm="HS256"))
+
+    def api_as(self, name: str, method: str, path: str, body: Any = None) -> Reply:
+        """Call the MUSCode API as ``name`` with a bearer token."""
+        data = None if body is None else json.dumps(body).encode()
+        req = urllib.request.Request(
+            self.url + "api/muscode/v1/" + path.lstrip("/"), data=data, method=method
+        )
+        req.add_header("Authorization", f"Bearer {self.bearer(name)}")
+        if data is not None:
+            req.add_header("Content-Type", "application/json")
+        try:
+            with urllib.request.urlopen(req, timeout=60) as resp:
+                raw, status = resp.read(), resp.status
+        except urllib.error.HTTPError as e:
+            raw, status = e.read(), e.code
+        text = raw.decode() if raw else ""
+        try:
+            parsed: Any = json.loads(text) if text else None
+        except json.JSONDecodeError:
+            parsed = text
+        return Reply(status, parsed)
 
     def request(self, method: str, path: str, body: Any = None) -> Reply:
         """Call ``{url}{path}`` with the token; JSON in and out."""
@@ -190,6 +222,7 @@ def lab_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabServer]:
         )
     )
     token = secrets.token_hex(16)
+    jwt_secret = secrets.token_hex(32)
     port = _free_port()
     config = {
         "ServerApp": {
@@ -206,6 +239,8 @@ def lab_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabServer]:
         "MuscodeApp": {
             "db_url": f"sqlite:///{base / 'muscode.sqlite'}",
             "embedded_user": "student",
+            # the tests mint bearer tokens for users who are not admins
+            "jwt_secret": jwt_secret,
             # small, so that a test can pass it with a short program
             "max_source_size": SOURCE_CAP,
             "languages": {UNAVAILABLE_LANGUAGE: {"version": ["/nonexistent/muscode-test"]}},
@@ -218,6 +253,10 @@ def lab_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabServer]:
         "JUPYTER_DATA_DIR": str(dirs["data"]),
         "JUPYTER_RUNTIME_DIR": str(dirs["runtime"]),
         "JUPYTER_PLATFORM_DIRS": "0",
+        # In a virtualenv Jupyter looks in the environment's share/jupyter before the
+        # user's data dir: a copy of the extension installed with the package there
+        # would hide the build under test.
+        "JUPYTER_PREFER_ENV_PATH": "0",
     }
     for var in ("MUSCODE_DB_URL", "JUPYTERHUB_API_TOKEN", "JUPYTERHUB_SERVICE_PREFIX"):
         env.pop(var, None)
@@ -231,7 +270,7 @@ def lab_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabServer]:
         stderr=subprocess.STDOUT,
         start_new_session=True,
     )
-    server = LabServer(f"http://127.0.0.1:{port}/", token, dirs["root"], log_path)
+    server = LabServer(f"http://127.0.0.1:{port}/", token, dirs["root"], log_path, jwt_secret)
     try:
         deadline = time.monotonic() + 90
         while True:
@@ -288,6 +327,11 @@ def _slug(text: str) -> str:
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
+        "as_user(name): the page's MUSCode calls (HTTP and websockets) carry a bearer token "
+        "of this user, who is not an admin (JupyterLab itself still uses the cookie)",
+    )
+    config.addinivalue_line(
+        "markers",
         "hide_endpoints(*paths): the page sees the server's OpenAPI document without these "
         "paths, as a MUSCode server that does not offer them yet",
     )
@@ -306,7 +350,14 @@ def _hide_paths(route: Any, hidden: set[str]) -> None:
 @pytest.fixture
 def page(browser: Any, lab_server: LabServer, request: pytest.FixtureRequest) -> Iterator[Any]:
     """A JupyterLab page in a workspace of its own, logged in with the token."""
-    context = browser.new_context(viewport={"width": 1440, "height": 960}, record_video_dir=None)
+    as_user = request.node.get_closest_marker("as_user")
+    headers = {"Authorization": f"Bearer {lab_server.bearer(as_user.args[0])}"} if as_user else None
+    context = browser.new_context(
+        viewport={"width": 1440, "height": 960},
+        record_video_dir=None,
+        accept_downloads=True,
+        extra_http_headers=headers,
+    )
     context.set_default_timeout(30_000)
     marker = request.node.get_closest_marker("hide_endpoints")
     if marker is not None:
