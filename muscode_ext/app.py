@@ -43,6 +43,7 @@ from .relay import Relay, relay_handlers
 from .services.assignments import AssignmentService
 from .services.callbacks import CallbackPolicy, CallbackSender, normalise_hosts
 from .services.classes import ClassService
+from .services.collab import CollabService
 from .services.executions import LIMIT_FIELDS, ExecutionPolicy, ExecutionService
 from .services.projects import ProjectService, SizeCaps
 from .services.ratelimit import RunLimiter, RunLimits, parse_rate
@@ -470,6 +471,7 @@ class MuscodeApp(ExtensionApp):
             projects=self.projects,
             executions=self.executions,
         )
+        self.collab = CollabService(self.db, self.projects)
         # Grading runs score their submission as soon as they are done.
         self.executions.runner.on_done = self.assignments.on_run_done
         metrics.watch_queue_depth(self.executions.queue.depth)
@@ -601,6 +603,7 @@ class MuscodeApp(ExtensionApp):
     async def stop_extension(self) -> None:
         if self.relay is not None:
             return
+        await self.collab.close()
         await self.executions.stop()
         await self.db.dispose()
         self.audit.close()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import assignments, classes, executions, live, projects, service, tokens
+from . import assignments, classes, collab, executions, live, projects, service, tokens
 
 
 def all_handlers() -> list[tuple[str, Any]]:
@@ -17,4 +17,5 @@ def all_handlers() -> list[tuple[str, Any]]:
         *classes.default_handlers,
         *tokens.default_handlers,
         *assignments.default_handlers,
+        *collab.default_handlers,
     ]
