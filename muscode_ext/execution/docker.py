@@ -40,10 +40,14 @@ How one run goes, and why:
   time and peak memory are exact after the run, and a watchdog polls the CPU counter.
   Otherwise the watchdog polls the Engine's stats (runc only: gVisor's shim reports
   none) and the final figures come from the container's own cgroup, read by ``run.sh``.
-- **gVisor** (``runtime="runsc"``): the memory limit covers the sandbox's kernel too (its
-  idle footprint, about 20 MB, is not reported as the program's); the host pids limit
-  only bounds gVisor's own threads and the program's processes are limited with
-  RLIMIT_NPROC inside; RLIMIT_CPU is not enforced there, the watchdog is.
+- **gVisor** (``runtime="runsc"``): the memory limit covers the sandbox's kernel too, so
+  it is raised by the idle container's use (which is not reported as the program's);
+  gVisor breaks copy-on-write in 2 MB units, so each forked process of a big runtime
+  (Python: about 3.5 MB) costs more memory than under runc. The host pids limit only
+  bounds gVisor's own threads and the program's processes are limited with
+  RLIMIT_NPROC inside; RLIMIT_CPU is not enforced there, the watchdog is. PID 1 is a
+  small output relay instead of sh (``_RELAY``): a write to a host pipe returns short
+  under gVisor, and programs that do not retry would lose output.
 """
 
 from __future__ import annotations
@@ -170,6 +174,130 @@ _PIDS_OVERHEAD = 1
 # counts per sandbox (runc would count every process of uid 65534 on the host).
 _RUNSC_MIN_PIDS = 4096
 _RUNSC_PIDS_PER_PROCESS = 64
+# What an idle gVisor container uses, which the host's memory limit counts but is not
+# the program's: the sentry and gofer (about 12 MB) and the relay (below; 2 MB), measured
+# 14-16 MB. The limit is raised by a little less, so a program gets its limit, as under
+# runc, and its reported peak (above the idle use) never passes it.
+_RUNSC_IDLE_MB = 12
+# PID 1 of a container under gVisor, in place of sh: the output relay. gVisor hands the
+# engine's pipes to the sandbox as host fds, and a write to one returns short once the
+# host pipe is full, where Linux blocks until everything is written: programs that trust
+# one write() to take it all lose output (Python run with -u writes each print with one
+# write() and drops the rest: a 200 KB line arrived as 64 KB). So run.sh writes into
+# pipes of gVisor's own, which block as Linux pipes do, and the relay copies them out
+# with full writes. As PID 1 it cannot be killed by the program (kill(-1) spares init).
+# It forks run.sh's process while the container idles (a fork under gVisor copies
+# memory in 2 MB units: tens of ms), reads the go and nonce lines byte by byte (the rest
+# of stdin is the program's), and ends both streams with the same marker as run.sh
+# does under runc. Perl because every Debian image has it (perl-base is essential) and
+# it starts in milliseconds; builtins only.
+_RELAY = r"""
+use strict;
+my $script = shift @ARGV;
+pipe(my $out_r, my $out_w) or exit 125;
+pipe(my $err_r, my $err_w) or exit 125;
+pipe(my $go_r, my $go_w) or exit 125;
+open(my $real_err, ">&", \*STDERR) or exit 125;
+$SIG{CHLD} = sub {};  # wakes select() when run.sh ends
+my $pid = fork();
+exit 125 unless defined $pid;
+if ($pid == 0) {
+    # Becomes a small sh at once (a copy of perl would hold its memory) that waits for
+    # the go on the go pipe, in a process group of its own: killpg(0) from the program
+    # must not reach PID 1.
+    $SIG{CHLD} = "DEFAULT";
+    setpgrp(0, 0);
+    open(STDOUT, ">&", $out_w) or exit 125;
+    open(STDERR, ">&", $err_w) or exit 125;
+    fcntl($go_r, 2, 0) or exit 125;  # F_SETFD: no close-on-exec for the go pipe
+    my $fd = fileno($go_r);
+    exec("/bin/sh", "-c", "read -r go <&$fd && exec /bin/sh \"\$0\" $fd<&-", $script);
+    exit 127;
+}
+close($out_w);
+close($err_w);
+close($go_r);
+$SIG{PIPE} = "IGNORE";
+sub line {
+    my $text = "";
+    while (sysread(STDIN, my $c, 1)) {
+        return $text if $c eq "\n";
+        $text .= $c;
+    }
+    return undef;
+}
+my $go = line();
+my $nonce = line();
+exit 125 unless defined $go && $go eq "go" && defined $nonce && length $nonce;
+syswrite($go_w, "go\n");
+close($go_w);
+sub put {
+    my ($fh, $data) = @_;
+    while (length $data) {
+        my $n = syswrite($fh, $data);
+        if (!defined $n) {
+            return unless $!{EINTR} || $!{EAGAIN};
+            my $w = "";
+            vec($w, fileno($fh), 1) = 1;
+            select(undef, $w, undef, 0.1);
+            next;
+        }
+        substr($data, 0, $n, "");
+    }
+}
+my %from = (fileno($out_r) => [$out_r, \*STDOUT], fileno($err_r) => [$err_r, $real_err]);
+my ($status, $after) = (undef, 0);
+# Until both pipes end or, when children the program left behind hold them, until
+# run.sh has ended and what it wrote before is copied (at most a pipe's worth each).
+while (%from && $after < (4 << 20)) {
+    my $rin = "";
+    vec($rin, $_, 1) = 1 for keys %from;
+    my $n = select(my $rout = $rin, undef, undef, defined $status ? 0 : 0.05);
+    if ($n > 0) {
+        for my $fd (keys %from) {
+            next unless vec($rout, $fd, 1);
+            my $got = sysread($from{$fd}[0], my $buf, 65536);
+            if (!$got) {
+                delete $from{$fd} unless !defined $got && $!{EINTR};
+                next;
+            }
+            $after += $got if defined $status;
+            put($from{$fd}[1], $buf);
+        }
+    } elsif (defined $status) {
+        last if $n == 0;
+    } elsif (waitpid($pid, 1) == $pid) {
+        $status = $?;
+    }
+}
+if (!defined $status) {
+    waitpid($pid, 0);
+    $status = $?;
+}
+my $code = ($status & 127) ? 128 + ($status & 127) : $status >> 8;
+sub first {
+    my ($pattern, @files) = @_;
+    for my $f (@files) {
+        open(my $h, "<", $f) or next;
+        local $/;
+        my $text = <$h>;
+        return $1 if defined $text && $text =~ $pattern;
+    }
+    return 0;
+}
+my $oom = first(qr/^oom_kill (\d+)/m, "/sys/fs/cgroup/memory/memory.oom_control",
+    "/sys/fs/cgroup/memory.events");
+my $forks = first(qr/^max (\d+)/m, "/sys/fs/cgroup/pids/pids.events",
+    "/sys/fs/cgroup/pids.events");
+my $cpu = first(qr/^(\d+)/, "/sys/fs/cgroup/cpuacct/cpuacct.usage")
+    || 1000 * first(qr/^usage_usec (\d+)/m, "/sys/fs/cgroup/cpu.stat");
+my $mem = first(qr/^(\d+)/, "/sys/fs/cgroup/memory/memory.max_usage_in_bytes",
+    "/sys/fs/cgroup/memory.peak");
+my $end = "\0muscode-end $nonce $code $oom $forks $cpu $mem\n";
+put(\*STDOUT, $end);
+put($real_err, $end);
+exit $code;
+"""
 # Extra address space over the memory limit for runtimes under RLIMIT_AS (the same
 # rule as the local backend: libraries, thread stacks and malloc arenas are reserved).
 _AS_FACTOR = 2
@@ -1347,12 +1475,21 @@ class DockerSandbox(Sandbox):
         slot_dir = self._root / f"slot-{self._counter}"
         slot_dir.mkdir(mode=0o755)
         slot_dir.chmod(0o755)  # the mount's root: uid 65534 lists it in the container
+        idle_command = _IDLE_COMMAND
+        if self._relays:
+            relay = slot_dir / "relay.pl"
+            relay.write_text(_RELAY)
+            relay.chmod(0o644)
+            idle_command = ["perl", f"{CONTROL}/relay.pl", f"{CONTROL}/run.sh"]
         parent = f"/{CGROUP_ROOT}/{name}" if self._cgroups is not None else None
         slot = _Slot(name=name, dir=slot_dir, profile=profile, cgroup_parent=parent)
         api = self._api()
-        # Under gVisor the sentry (about 20 MB) shares this limit with the program; the
-        # run's memory is reported above what the idle container used.
+        # Under gVisor the sandbox's kernel and the relay share this limit with the
+        # program: it is raised by (a little less than) what they use idle, and the run's
+        # memory is reported above what the idle container used.
         mem = profile.memory_mb * 1024 * 1024
+        if self.runtime == "runsc":
+            mem += _RUNSC_IDLE_MB * 1024 * 1024
         work = self.work_dir_mb
         pids = profile.processes + _PIDS_OVERHEAD
         if self.runtime == "runsc":
@@ -1391,7 +1528,7 @@ class DockerSandbox(Sandbox):
         try:
             created = api.create_container(
                 profile.image,
-                _IDLE_COMMAND,
+                idle_command,
                 user=f"{SANDBOX_UID}:{SANDBOX_GID}",
                 working_dir=BOX,
                 hostname="muscode",
@@ -1487,7 +1624,6 @@ class DockerSandbox(Sandbox):
         soft, hard = _cpu_rlimits(limits)
         lines = [
             "# Written by MUSCode for one run; PID 1 of the container runs it.",
-            "read -r MUSCODE_NONCE || exit 125",
             # Copies keep the build's timestamps: every run of a job sees the same
             # artefact, as it would in the compiler's own directory.
             f"cp -R --preserve=mode,timestamps {CONTROL}/files/. {BOX}/ || exit 125",
@@ -1509,10 +1645,22 @@ class DockerSandbox(Sandbox):
                 raise ValueError(f"invalid environment variable name {key!r}")
             lines.append(f"export {key}={shlex.quote(value)}")
         command = " ".join(shlex.quote(part) for part in argv)
+        if self._relays:
+            # PID 1 (the relay) read the nonce and writes the end markers; stdout and
+            # stderr are its pipes.
+            if compile_step:
+                lines += [
+                    "exec 3>&2 2>/dev/null",
+                    f"(exec {command} >&3 2>&3 3>&-) && exec tar -C {BOX} -cf - . 2>&3 3>&-",
+                ]
+            else:
+                lines.append(f"exec {command}")
+            return "\n".join(lines) + "\n"
         # sh's own notices ("Killed") must not land in the program's stderr: fd 3 is the
         # real stderr, sh's fd 2 is /dev/null. Each command runs in a subshell that
         # execs it, so sh (PID 1) waits for it: the program can signal itself (PID 1
         # ignores such signals), and its status is ours (128+N for signal N).
+        lines.insert(1, "read -r MUSCODE_NONCE || exit 125")
         lines.append("exec 3>&2 2>/dev/null")
         if compile_step:
             # Compiler messages to stderr; after a successful compile, the work dir goes
@@ -1528,6 +1676,11 @@ class DockerSandbox(Sandbox):
         )
         lines += [end, f"{end} >&3", 'exit "$MUSCODE_STATUS"']
         return "\n".join(lines) + "\n"
+
+    @property
+    def _relays(self) -> bool:
+        """Whether PID 1 of a container is the output relay (under gVisor)."""
+        return self.runtime == "runsc"
 
     async def _run_in_container(
         self,

@@ -211,6 +211,11 @@ def runner(backend: Backend) -> Runner:
     return Runner(backend)
 
 
+def under_gvisor(runner: Runner) -> bool:
+    """True when the runs go to the docker backend with gVisor's runsc runtime."""
+    return getattr(runner.sandbox, "runtime", None) == "runsc"
+
+
 # -- leftovers ------------------------------------------------------------------------
 
 

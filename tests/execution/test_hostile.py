@@ -19,7 +19,7 @@ import pytest
 
 from muscode_ext.execution import ExecutionOutcome, Limits
 
-from .conftest import Runner
+from .conftest import Runner, under_gvisor
 
 pytestmark = [pytest.mark.usefixtures("no_leftovers"), pytest.mark.timeout(90)]
 
@@ -87,7 +87,13 @@ def test_python_fork_bomb(runner: Runner) -> None:
         "import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass"
     )
     result, took = timed(runner, "python", source, limits=QUICK)
-    assert result.verdict == "time_limit_exceeded", result
+    if under_gvisor(runner):
+        # gVisor breaks copy-on-write in 2 MB units (Linux: 4 KB pages), so each forked
+        # Python privately holds about 3.5 MB there: the bomb's 32 processes need
+        # 150-190 MB (measured) and the memory limit may stop it before its CPU second.
+        assert result.verdict in ("memory_limit_exceeded", "time_limit_exceeded"), result
+    else:
+        assert result.verdict == "time_limit_exceeded", result
     assert took < 10
 
 
@@ -281,6 +287,17 @@ def test_output_flood(runner: Runner, case: str) -> None:
         assert result.truncated["stdout"]
     json.dumps(result.as_dict())  # always serialisable, whatever the bytes were
     assert took < 5
+
+
+def test_a_long_line_arrives_whole(runner: Runner) -> None:
+    # One write() of 300 KB: Python run unbuffered does not retry a short write, so the
+    # sandbox's pipes must take it all at once, as Linux pipes do.
+    limits = Limits(cpu_time_ms=2000, wall_time_ms=4000, memory_mb=128, output_kb=1024)
+    source = "import sys\nsys.stdout.write('a' * 300_000)\nsys.stderr.write('b' * 200_000)"
+    result = runner.run("python", source, limits=limits)
+    assert result.verdict == "accepted", result
+    assert result.stdout == "a" * 300_000
+    assert result.stderr == "b" * 200_000
 
 
 def test_output_exactly_at_the_cap_is_not_truncated(runner: Runner) -> None:
@@ -656,20 +673,18 @@ def test_concurrent_runs_cannot_see_each_other(runner: Runner) -> None:
 # -- privileges ------------------------------------------------------------------------
 
 PRIVILEGES = r"""
-import json, os
+import ctypes, json, os
+libc = ctypes.CDLL(None, use_errno=True)
 status = dict(line.split(":", 1) for line in open("/proc/self/status") if ":" in line)
-report = {k: status[k].split() for k in ("Uid", "Gid", "CapEff", "CapPrm", "CapBnd", "NoNewPrivs")}
+report = {k: status[k].split() for k in ("Uid", "Gid", "CapEff", "CapPrm", "CapBnd")}
+# Asked of the kernel itself: gVisor's /proc/self/status has no NoNewPrivs line.
+report["no_new_privs"] = libc.prctl(39, 0, 0, 0, 0)  # PR_GET_NO_NEW_PRIVS
 try:
     os.setuid(0)
     report["setuid"] = "worked"
 except OSError as exc:
     report["setuid"] = type(exc).__name__
-try:
-    import ctypes
-    libc = ctypes.CDLL(None, use_errno=True)
-    report["mount"] = libc.mount(b"none", b"/tmp", b"tmpfs", 0, None)
-except OSError:
-    report["mount"] = "no libc"
+report["mount"] = libc.mount(b"none", b"/tmp", b"tmpfs", 0, None)
 print(json.dumps(report))
 """
 
@@ -680,7 +695,7 @@ def test_unprivileged_user_without_capabilities(runner: Runner) -> None:
     report = json.loads(result.stdout)
     assert set(report["Uid"]) != {"0"} and "0" not in report["Uid"], report
     assert int(report["CapEff"][0], 16) == 0 and int(report["CapPrm"][0], 16) == 0
-    assert report["NoNewPrivs"] == ["1"]
+    assert report["no_new_privs"] == 1
     # EPERM, or EINVAL where uid 0 does not even exist in the sandbox's user namespace
     assert report["setuid"] in ("PermissionError", "OSError"), report
     assert report["mount"] == -1
