@@ -75,6 +75,9 @@ run_pytest() {
 status=0
 log "pytest: server, sandboxes, services"
 run_pytest tests --ignore=tests/browser "$@" || status=$?
+# The docker backend's sandbox suite again, under gVisor (about 2 minutes).
+log "pytest: docker sandbox under gVisor (runsc)"
+MUSCODE_TEST_DOCKER_RUNTIME=runsc run_pytest tests/execution -k docker || status=$?
 # Playwright's sync API and pytest-jupyter's event loop cannot share one process.
 log "pytest: browser tests (headless Chromium)"
 run_pytest tests/browser || status=$?
