@@ -22,7 +22,7 @@ import contextlib
 import json
 import os
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from jupyter_server.auth.decorator import authorized, ws_authenticated
 from jupyter_server.base.handlers import APIHandler, JupyterHandler
@@ -69,6 +69,12 @@ class Relay:
         return {"Authorization": f"token {self.token}"} if self.token else {}
 
 
+def _query(query: str) -> str:
+    """The query string without this server's own credentials (never relayed)."""
+    pairs = parse_qsl(query, keep_blank_values=True)
+    return urlencode([(k, v) for k, v in pairs if k not in ("token", "_xsrf")])
+
+
 def _safe(path: str) -> str:
     """``path`` if it stays under the API (no dot segments, no empty ones)."""
     parts = path.split("/")
@@ -101,7 +107,7 @@ class RelayHandler(_RelayMixin, APIHandler):
         headers = {k: v for k in FORWARDED if (v := self.request.headers.get(k))}
         headers.update(self.relay.headers())
         request = httpclient.HTTPRequest(
-            self.relay.url(_safe(path), self.request.query),
+            self.relay.url(_safe(path), _query(self.request.query)),
             method=method,
             headers=headers,
             body=self.request.body if method in ("POST", "PUT", "PATCH") else None,
@@ -182,7 +188,7 @@ class RelayWebsocketHandler(_RelayMixin, WebSocketMixin, WebSocketHandler, Jupyt
     async def open(self, *args: Any, **kwargs: Any) -> None:
         super().open()
         request = httpclient.HTTPRequest(
-            self.relay.url(self.path_, self.request.query, websocket=True),
+            self.relay.url(self.path_, _query(self.request.query), websocket=True),
             headers=self.relay.headers(),
             request_timeout=30,
         )

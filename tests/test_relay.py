@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 from tornado.httpclient import HTTPClientError
 
-from muscode_ext.relay import _safe
+from muscode_ext.relay import _query, _safe
 
 from .test_live import collect, output
 
@@ -99,6 +99,11 @@ def muscode_config(upstream: str, monkeypatch: pytest.MonkeyPatch) -> dict[str, 
     # What the hub gives a student's server: its own API token.
     monkeypatch.setenv("JUPYTERHUB_API_TOKEN", UPSTREAM_TOKEN)
     return {"service_url": upstream}
+
+
+def test_this_servers_token_is_never_relayed() -> None:
+    assert _query("token=abc&wait=true&_xsrf=x") == "wait=true"
+    assert _query("ids=a%2Cb") == "ids=a%2Cb"
 
 
 def test_only_api_paths_are_relayed() -> None:
