@@ -11,6 +11,8 @@ import json
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+import pytest
+
 from muscode_ext.services.assignments import apply_late_policy, days_late, parse_due
 
 from .test_classes import WRITE, enrol, make_class
@@ -500,3 +502,33 @@ async def test_submission_notice_on_events(api: Any, bearer: Any, jp_ws_fetch: A
 
 
 API_EVENTS = ("api", "muscode", "v1", "events")
+
+
+async def test_one_submission_grades_at_a_time_per_student(api: Any, bearer: Any) -> None:
+    cid, p = await setup_class(api, bearer)
+    a = await make_assignment(api, cid, p["ines"])
+    slow = "import time\ntime.sleep(1)\n" + SOLUTION
+    pid = await start_and_write(api, a["id"], p["sam"], slow)
+    url = f"assignments/{a['id']}/submissions"
+    first = await api("POST", url, {"project_id": pid}, headers=p["sam"])
+    assert first.status == 201 and first.json["status"] == "grading"
+    again = await api("POST", url, {"project_id": pid}, headers=p["sam"])
+    assert again.status == 409 and again.json["reason"] == "still_grading"
+    # Other students are not held up.
+    pid = await start_and_write(api, a["id"], p["sue"], SOLUTION)
+    assert (await submit(api, a["id"], pid, p["sue"]))["score"] == 10
+
+
+@pytest.mark.parametrize("muscode_config", [{"run_rate_limit": "2/minute"}])
+async def test_submissions_count_against_the_run_rate_limit(api: Any, bearer: Any) -> None:
+    cid, p = await setup_class(api, bearer)
+    a = await make_assignment(api, cid, p["ines"])
+    pid = await start_and_write(api, a["id"], p["sam"], SOLUTION)
+    await submit(api, a["id"], pid, p["sam"])
+    await submit(api, a["id"], pid, p["sam"])
+    reply = await api(
+        "POST", f"assignments/{a['id']}/submissions", {"project_id": pid}, headers=p["sam"]
+    )
+    assert reply.status == 429 and int(reply.headers["Retry-After"]) >= 1
+    mine = (await api("GET", f"assignments/{a['id']}/submissions", headers=p["sam"])).json
+    assert len(mine) == 2  # the refused one left no trace

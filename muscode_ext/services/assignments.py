@@ -655,6 +655,20 @@ class AssignmentService:
         language = self.executions.languages[a.language]
         return files, self.executions._main(language, None, [p for p, _ in files])
 
+    async def _grading_in_flight(self, assignment_id: str, student: str) -> bool:
+        async with self.db.session() as s:
+            await self._score_finished(s, assignment_id, student)
+            pending = await s.scalar(
+                select(func.count())
+                .select_from(Submission)
+                .where(
+                    Submission.assignment_id == assignment_id,
+                    Submission.student == student,
+                    Submission.status == "grading",
+                )
+            )
+        return bool(pending)
+
     async def check(self, caller: Caller, assignment_id: str, project_id: str) -> dict[str, Any]:
         """Run the visible tests on the caller's project: an ordinary run of their own,
         which does not count as a submission."""
@@ -705,7 +719,14 @@ class AssignmentService:
                 f"you have used all {a.max_attempts} attempts at this assignment",
                 reason="no_attempts_left",
             )
+        if not staff and await self._grading_in_flight(a.id, caller.name):
+            raise Conflict(
+                "your previous submission is still being graded; submit again once it is",
+                reason="still_grading",
+            )
         files, main = await self._snapshot(caller, a, data.project_id)
+        # A submission is a run: the same rate limit and queue depth as any other.
+        await self.executions.admit(caller, 1)
         now = utcnow()
         days = days_late(now, a.due_at)
         sub = Submission(

@@ -395,12 +395,12 @@ class ExecutionService:
                 raise type(e)(
                     f"{prefix}: {e.message}", reason=e.reason, errors=errors or None
                 ) from None
-        await self._admit(caller, len(rows))
+        await self.admit(caller, len(rows))
         async with self.db.session() as s:
             s.add_all(rows)
         return rows
 
-    async def _admit(self, caller: Caller, count: int) -> None:
+    async def admit(self, caller: Caller, count: int) -> None:
         """Back-pressure, after validation (a bad request costs no quota)."""
         try:
             self.limiter.check_depth(self.queue.depth(), count)
