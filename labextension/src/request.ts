@@ -340,9 +340,10 @@ export async function requestAPI<T>(
 /**
  * Connection settings for the MUSCode server at `serverUrl`.
  *
- * Empty: this Jupyter server (its base URL and token). Otherwise an absolute URL or
- * a path on this origin, e.g. `/services/muscode/` for the JupyterHub service; its
- * users are authenticated by the hub's cookie, so this server's token is not sent.
+ * Empty: this Jupyter server (its base URL and token); under JupyterHub too, where a
+ * student's server relays the API to the `muscode` service (relay mode). Otherwise an
+ * absolute URL (or a path on this origin) of a separate MUSCode server, which
+ * authenticates its users itself: this server's token is not sent there.
  */
 export function makeSettings(
   serverUrl: string,
