@@ -29,7 +29,7 @@ from muscode_ext.errors import DependencyDown
 from muscode_ext.queue.redis import RedisQueue
 from muscode_ext.redis_common import RedisKeys
 from muscode_ext.services.runner import WORKER_DIED
-from muscode_ext.store import Execution
+from muscode_ext.store import Execution, Submission
 
 from .conftest import API, need_service
 from .redis_support import (  # noqa: F401 - fixtures
@@ -251,6 +251,38 @@ async def test_a_run_goes_through_a_worker_process(api: Any, workers: Workers) -
         return f"execution {result['id']}: python accepted" in worker.log()
 
     await wait_until(logged, 10, "the worker's log line")
+
+
+async def test_a_worker_grades_a_submission_and_the_student_hears_of_it(
+    api: Any, workers: Workers, bearer: Any, jp_ws_fetch: Any, jp_serverapp: Any
+) -> None:
+    """The grading run's done hook runs in the worker process; the notice crosses Redis."""
+    from .test_assignments import SOLUTION, make_assignment, setup_class, start_and_write
+
+    await workers.started()
+    cid, people = await setup_class(api, bearer)
+    a = await make_assignment(api, cid, people["ines"])
+    pid = await start_and_write(api, a["id"], people["sam"], SOLUTION)
+    ws = await jp_ws_fetch("api", "muscode", "v1", "events", headers=people["sam"])
+    try:
+        reply = await api(
+            "POST",
+            f"assignments/{a['id']}/submissions",
+            {"project_id": pid},
+            headers=people["sam"],
+        )
+        assert reply.status == 201, reply.body
+        while True:
+            notice = json.loads(await asyncio.wait_for(ws.read_message(), 60))
+            if notice["type"] == "submission":
+                break
+        assert (notice["id"], notice["status"], notice["score"]) == (reply.json["id"], "graded", 10)
+    finally:
+        ws.close()
+    # Scored by the worker already: the row says so without any read-time scoring.
+    async with muscode(jp_serverapp).db.session() as s:
+        row = await s.get(Submission, reply.json["id"])
+        assert (row.status, row.score) == ("graded", 10)
 
 
 STEPS = (
