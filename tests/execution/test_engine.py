@@ -124,6 +124,7 @@ def test_single_run_result_fields_are_the_api_names() -> None:
         "stdout",
         "stderr",
         "compile_output",
+        "compile_time_ms",
         "truncated",
         "time_ms",
         "wall_time_ms",
@@ -131,6 +132,7 @@ def test_single_run_result_fields_are_the_api_names() -> None:
         "tests",
     }
     assert data["verdict"] == "accepted"
+    assert data["compile_time_ms"] is None  # no compile step
     assert data["stdout"] == "hi\n"
     assert data["stderr"] == "warn \ufffd\n"  # invalid UTF-8 replaced, never an error
     assert data["truncated"] == {"stdout": False, "stderr": False}
