@@ -57,7 +57,6 @@ import atexit
 import concurrent.futures
 import contextlib
 import importlib
-import io
 import logging
 import math
 import os
@@ -68,7 +67,6 @@ import shutil
 import socket
 import stat
 import struct
-import tarfile
 import tempfile
 import threading
 import time
@@ -92,17 +90,15 @@ from .base import (
     Stream,
 )
 from .common import (
-    as_argument as _as_argument,
-)
-from .common import (
-    compile_limit_note as _compile_limit_note,
-)
-from .common import (
-    first_version as _first_version,
-)
-from .common import (
+    OutputCaps,
+    OutputCapture,
+    SandboxProgram,
+    build_entries,
+    compile_command,
+    compile_result,
     heap_mb_for,
     manages_own_heap,
+    probed_version,
 )
 from .common import (
     safe_relpath as _safe_relpath,
@@ -316,7 +312,6 @@ _MAX_PROFILES = 6
 _FILL_CONCURRENCY = 2
 # Bound on how long we wait for a killed container to report its exit.
 _WAIT_EXIT_S = 30
-_MAX_BUILD_ENTRIES = 10_000
 # Version probes use the default memory and processes, so they share the default pool.
 _PROBE_LIMITS = Limits(cpu_time_ms=10_000, wall_time_ms=30_000)
 # How long a successful image check is trusted (it costs a round trip per job).
@@ -373,40 +368,18 @@ def _write_file(base: Path, rel: PurePosixPath, content: bytes, *, executable: b
 
 
 def _unpack_build(archive: bytes, files: Path, job: Job) -> None:
-    """Unpack the compile step's tar archive (hostile input) into ``files``.
-
-    Only regular files and directories with plain relative names are taken; the sources
-    are skipped (the host's copies stay authoritative); links, FIFOs and devices are
-    ignored, so nothing the compiler planted is ever followed or opened on the host.
-    """
-    sources = {str(_safe_relpath(f.path)) for f in job.files}
-    with tarfile.open(fileobj=io.BytesIO(archive), mode="r:") as tar:
-        for count, member in enumerate(tar):
-            if count > _MAX_BUILD_ENTRIES:
-                raise ValueError("too many files")
-            name = member.name
-            while name.startswith("./"):
-                name = name[2:]
-            name = name.rstrip("/")
-            if not name or name == ".":
-                continue
-            rel = _safe_relpath(name)
-            if str(rel) in sources:
-                continue
-            if member.isdir():
-                path = files
-                for part in rel.parts:
-                    path = path / part
-                    if path.is_symlink():
-                        raise ValueError(f"{rel} crosses a symlink")
-                    if not path.exists():
-                        path.mkdir(mode=0o755)
-                continue
-            if not member.isfile():
-                continue
-            data = tar.extractfile(member)
-            if data is not None:
-                _write_file(files, rel, data.read(), executable=bool(member.mode & 0o111))
+    """Unpack what to keep of the compile step's archive into ``files``."""
+    for entry in build_entries(archive, job):
+        if entry.content is not None:
+            _write_file(files, entry.path, entry.content, executable=entry.executable)
+            continue
+        path = files
+        for part in entry.path.parts:
+            path = path / part
+            if path.is_symlink():
+                raise ValueError(f"{entry.path} crosses a symlink")
+            if not path.exists():
+                path.mkdir(mode=0o755)
 
 
 def _link_tree(src: Path, dst: Path) -> None:
@@ -647,18 +620,11 @@ class _Pool:
 
 
 @dataclass
-class _Caps:
-    total: int | None = None
-    stdout: int | None = None
-    stderr: int | None = None
-
-
-@dataclass
 class _RunSpec:
     script: str
     files: Path  # the tree to show at /muscode/files
     limits: Limits
-    caps: _Caps
+    caps: OutputCaps
     profile: _Profile
     stdin: StdinSource = b""
     on_output: OutputCallback | None = None
@@ -674,8 +640,7 @@ class _Execution:
         self.loop = asyncio.get_running_loop()
         assert slot.container_id is not None
         self.cid: str = slot.container_id
-        self.buffers: dict[Stream, bytearray] = {"stdout": bytearray(), "stderr": bytearray()}
-        self.truncated: dict[Stream, bool] = {"stdout": False, "stderr": False}
+        self.output = OutputCapture(spec.caps, spec.on_output)
         self.kill_reason: LimitHit | None = None
         self.killed = False
         self.sock: Any = None
@@ -692,8 +657,6 @@ class _Execution:
         #: Set once the engine reported the container stopped.
         self.exited = False
         self.tasks: list[asyncio.Task[Any]] = []
-        self.dispatcher: asyncio.Task[None] | None = None
-        self.queue: asyncio.Queue[tuple[Stream, bytes] | None] | None = None
         self.timer: asyncio.TimerHandle | None = None
         self.kill_task: asyncio.Future[None] | None = None
         self.nonce = secrets.token_hex(8).encode()
@@ -727,9 +690,7 @@ class _Execution:
             self.mem_base = cg.memory_bytes(parent, peak=False) or 0
             cg.reset_peak(parent)
         self.t0 = time.monotonic()
-        if self.spec.on_output is not None:
-            self.queue = asyncio.Queue()
-            self.dispatcher = self.loop.create_task(self._dispatch())
+        self.output.start()
         self.tasks.append(self.loop.create_task(self._read()))
         self.tasks.append(self.loop.create_task(self._feed_stdin()))
         self.tasks.append(self.loop.create_task(self._watch()))
@@ -866,21 +827,7 @@ class _Execution:
             self._accept(stream, data)
 
     def _accept(self, stream: Stream, data: bytes) -> None:
-        caps = self.spec.caps
-        keep = len(data)
-        stream_cap = caps.stdout if stream == "stdout" else caps.stderr
-        if stream_cap is not None:
-            keep = min(keep, max(0, stream_cap - len(self.buffers[stream])))
-        if caps.total is not None:
-            used = len(self.buffers["stdout"]) + len(self.buffers["stderr"])
-            keep = min(keep, max(0, caps.total - used))
-        if keep:
-            chunk = data[:keep]
-            self.buffers[stream] += chunk
-            if self.queue is not None:
-                self.queue.put_nowait((stream, chunk))
-        if keep < len(data):
-            self.truncated[stream] = True
+        if not self.output.accept(stream, data):
             self._kill("output")
 
     async def _feed_stdin(self) -> None:
@@ -906,23 +853,6 @@ class _Execution:
         # the program's stdin when we close our half.
         with contextlib.suppress(OSError):
             raw.shutdown(socket.SHUT_WR)
-
-    async def _dispatch(self) -> None:
-        assert self.queue is not None and self.spec.on_output is not None
-        failed = False
-        while True:
-            item = await self.queue.get()
-            if item is None:
-                return
-            if failed:
-                continue
-            try:
-                result = self.spec.on_output(*item)
-                if result is not None:
-                    await result
-            except Exception:
-                log.exception("on_output callback failed; no more output is sent to it")
-                failed = True
 
     # -- limits
 
@@ -998,12 +928,7 @@ class _Execution:
                 await task
         self.tasks.clear()
         self._close_socket()
-        if self.dispatcher is not None and self.queue is not None:
-            # Deliver what was already read, then stop.
-            self.queue.put_nowait(None)
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self.dispatcher
-            self.dispatcher = None
+        await self.output.close()  # what was already read is delivered
 
     # -- result
 
@@ -1027,15 +952,10 @@ class _Execution:
             self.mem_peak = max(0, peak - self.mem_base)
 
     def _outcome(self, state: dict[str, Any]) -> RunOutcome:
-        out = RunOutcome(
-            stdout=bytes(self.buffers["stdout"]),
-            stderr=bytes(self.buffers["stderr"]),
-            stdout_truncated=self.truncated["stdout"],
-            stderr_truncated=self.truncated["stderr"],
-            wall_time_ms=max(0, round((self.t_end - self.t0) * 1000)),
-            time_ms=(self.cpu_used or 0) // 1_000_000,
-            memory_kb=(self.mem_peak or 0) // 1024,
-        )
+        out = self.output.outcome()
+        out.wall_time_ms = max(0, round((self.t_end - self.t0) * 1000))
+        out.time_ms = (self.cpu_used or 0) // 1_000_000
+        out.memory_kb = (self.mem_peak or 0) // 1024
         code = state.get("ExitCode")
         if self.killed:
             out.signal = 9  # our own SIGKILL through the engine
@@ -1227,18 +1147,13 @@ class DockerSandbox(Sandbox):
                 argv,
                 files=job_dir / "files",
                 limits=limits,
-                caps=_Caps(total=limits.output_kb * 1024),
+                caps=OutputCaps(total=limits.output_kb * 1024),
                 stdin=b"",
                 on_output=None,
             )
         finally:
             await self._call(_remove_tree, job_dir)
-        version = None
-        if outcome.error is None and outcome.exit_code == 0:
-            text = outcome.stdout.decode(errors="replace") or outcome.stderr.decode(
-                errors="replace"
-            )
-            version = _first_version(text)
+        version = probed_version(outcome)
         if version is not None:  # a miss is probed again next time
             self._versions[key] = version
         return version
@@ -1689,7 +1604,7 @@ class DockerSandbox(Sandbox):
         *,
         files: Path,
         limits: Limits,
-        caps: _Caps,
+        caps: OutputCaps,
         stdin: StdinSource,
         on_output: OutputCallback | None,
         compile_step: bool = False,
@@ -1749,80 +1664,50 @@ class DockerSandbox(Sandbox):
     async def _compile(
         self, job: Job, job_dir: Path, cleanups: set[asyncio.Future[None]]
     ) -> CompileOutcome:
-        language = job.language
-        assert language.compile is not None
         limits = job.compile_limits
-        argv = language.command(
-            language.compile,
-            main=_as_argument(job.main),
-            files=[_as_argument(f.path) for f in job.files],
-            options=job.compiler_options,
-            heap_mb=heap_mb_for(limits.memory_mb),
-        )
         # The archive of a full work dir, plus the headers of many small files.
         tar_cap = (2 * self.work_dir_mb + 1) * 1024 * 1024
         outcome = await self._run_in_container(
             job,
-            argv,
+            compile_command(job),
             files=job_dir / "files",
             limits=limits,
-            caps=_Caps(stdout=tar_cap, stderr=limits.output_kb * 1024),
+            caps=OutputCaps(stdout=tar_cap, stderr=limits.output_kb * 1024),
             stdin=b"",
             on_output=None,
             compile_step=True,
             cleanups=cleanups,
         )
-        text = outcome.stderr.decode("utf-8", errors="replace")
         archive, outcome.stdout = outcome.stdout, b""
-        if outcome.error is not None:
-            raise RuntimeError(outcome.error)
-        if outcome.exit_code != 0 or outcome.limit_hit is not None:
-            return CompileOutcome(
-                ok=False, output=text + _compile_limit_note(outcome, limits), outcome=outcome
-            )
-        try:
+
+        async def collect() -> None:
             await self._call(_unpack_build, archive, job_dir / "files", job)
-        except (tarfile.TarError, ValueError, OSError) as exc:
-            return CompileOutcome(
-                ok=False,
-                output=text + f"\nThe compiler's output could not be collected ({exc}).",
-                outcome=outcome,
-            )
-        return CompileOutcome(ok=True, output=text, outcome=outcome)
+
+        return await compile_result(outcome, outcome.stderr, limits, collect)
 
 
-class _DockerProgram(Program):
+class _DockerProgram(SandboxProgram):
     def __init__(self, sandbox: DockerSandbox, job: Job, job_dir: Path) -> None:
+        super().__init__(job)
         self.sandbox = sandbox
-        self.job = job
         self.job_dir = job_dir
-        self.compile: CompileOutcome | None = None
         #: Removals of this job's finished containers, awaited when the job ends.
         self.cleanups: set[asyncio.Future[None]] = set()
 
-    async def run(
+    async def _run(
         self,
+        argv: list[str],
         stdin: StdinSource,
         limits: Limits,
-        on_output: OutputCallback | None = None,
+        caps: OutputCaps,
+        on_output: OutputCallback | None,
     ) -> RunOutcome:
-        if self.compile is not None and not self.compile.ok:
-            raise RuntimeError("the program did not compile")
-        language = self.job.language
-        argv = language.command(
-            language.run,
-            main=_as_argument(self.job.main),
-            files=[_as_argument(f.path) for f in self.job.files],
-            options=self.job.compiler_options,
-            args=self.job.args,
-            heap_mb=heap_mb_for(limits.memory_mb),
-        )
         return await self.sandbox._run_in_container(
             self.job,
             argv,
             files=self.job_dir / "files",
             limits=limits,
-            caps=_Caps(total=limits.output_kb * 1024),
+            caps=caps,
             stdin=stdin,
             on_output=on_output,
             cleanups=self.cleanups,

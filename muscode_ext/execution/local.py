@@ -34,8 +34,6 @@ import asyncio
 import contextlib
 import errno
 import glob
-import inspect
-import io
 import json
 import logging
 import math
@@ -49,7 +47,6 @@ import signal
 import stat
 import struct
 import subprocess
-import tarfile
 import tempfile
 import time
 from collections.abc import AsyncIterator, Sequence
@@ -72,17 +69,15 @@ from .base import (
     Stream,
 )
 from .common import (
-    as_argument as _as_argument,
-)
-from .common import (
-    compile_limit_note as _compile_limit_note,
-)
-from .common import (
-    first_version as _first_version,
-)
-from .common import (
+    OutputCaps,
+    OutputCapture,
+    SandboxProgram,
+    build_entries,
+    compile_command,
+    compile_result,
     heap_mb_for,
     manages_own_heap,
+    probed_version,
 )
 from .common import (
     safe_relpath as _safe_relpath,
@@ -465,15 +460,6 @@ class _RunCgroup:
 
 
 @dataclass
-class _Caps:
-    """Byte caps on what is kept of the output streams."""
-
-    total: int | None = None
-    stdout: int | None = None
-    stderr: int | None = None
-
-
-@dataclass
 class _Launcher:
     """A parked ``sh`` (see ``_LAUNCH_SCRIPT``) with the pipes of the run it will start.
 
@@ -524,7 +510,7 @@ class _Spec:
     script: str  # the exec line the launcher sources
     script_path: Path
     limits: Limits
-    caps: _Caps
+    caps: OutputCaps
     cgroup: _RunCgroup | None
     cpu_hard_s: int | None = None
     uses_bwrap: bool = True
@@ -556,8 +542,7 @@ class _Execution:
         self.exited = asyncio.Event()
         self.t0 = 0.0
         self.t_exit = 0.0
-        self.buffers: dict[Stream, bytearray] = {"stdout": bytearray(), "stderr": bytearray()}
-        self.truncated: dict[Stream, bool] = {"stdout": False, "stderr": False}
+        self.output = OutputCapture(spec.caps, on_output)
         self.eof: dict[Stream, asyncio.Event] = {
             "stdout": asyncio.Event(),
             "stderr": asyncio.Event(),
@@ -567,9 +552,7 @@ class _Execution:
         self.kill_reason: LimitHit | None = None
         self.killed = False
         self.tasks: list[asyncio.Task[Any]] = []
-        self.dispatcher: asyncio.Task[None] | None = None
         self.timer: asyncio.TimerHandle | None = None
-        self.queue: asyncio.Queue[tuple[Stream, bytes] | None] | None = None
         self.kill_task: asyncio.Task[None] | None = None
 
     # -- lifecycle
@@ -622,9 +605,7 @@ class _Execution:
             self.loop.add_reader(fd, self._on_readable, stream)
         os.set_blocking(self.stdin_fd, False)
         self.tasks.append(asyncio.create_task(self._feed_stdin()))
-        if self.on_output is not None:
-            self.queue = asyncio.Queue()
-            self.dispatcher = asyncio.create_task(self._dispatch())
+        self.output.start()
         self.timer = self.loop.call_later(spec.limits.wall_time_ms / 1000, self._kill, "wall_time")
         if spec.cgroup is not None and spec.cgroup.has_cpu:
             self.tasks.append(asyncio.create_task(self._cpu_watchdog(spec.cgroup)))
@@ -673,11 +654,7 @@ class _Execution:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         self._close_stdin()
-        if self.dispatcher is not None and self.queue is not None:
-            # Deliver what was already read, then stop.
-            self.queue.put_nowait(None)
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self.dispatcher
+        await self.output.close()  # what was already read is delivered
         self.spec.launcher.close_stdio()  # whatever was never handed over
         if self.kill_task is not None:
             with contextlib.suppress(Exception):
@@ -746,21 +723,7 @@ class _Execution:
         self.eof[stream].set()
 
     def _accept(self, stream: Stream, data: bytes) -> None:
-        caps = self.spec.caps
-        keep = len(data)
-        stream_cap = caps.stdout if stream == "stdout" else caps.stderr
-        if stream_cap is not None:
-            keep = min(keep, max(0, stream_cap - len(self.buffers[stream])))
-        if caps.total is not None:
-            used = len(self.buffers["stdout"]) + len(self.buffers["stderr"])
-            keep = min(keep, max(0, caps.total - used))
-        if keep:
-            chunk = data[:keep]
-            self.buffers[stream] += chunk
-            if self.queue is not None:
-                self.queue.put_nowait((stream, chunk))
-        if keep < len(data):
-            self.truncated[stream] = True
+        if not self.output.accept(stream, data):
             self._kill("output")
 
     async def _feed_stdin(self) -> None:
@@ -785,23 +748,6 @@ class _Execution:
             self.loop.remove_writer(self.stdin_fd)
             os.close(self.stdin_fd)
             self.stdin_fd = None
-
-    async def _dispatch(self) -> None:
-        assert self.queue is not None and self.on_output is not None
-        failed = False
-        while True:
-            item = await self.queue.get()
-            if item is None:
-                return
-            if failed:
-                continue
-            try:
-                result = self.on_output(*item)
-                if inspect.isawaitable(result):
-                    await result
-            except Exception:
-                log.exception("on_output callback failed; no more output is sent to it")
-                failed = True
 
     async def _cpu_watchdog(self, cg: _RunCgroup) -> None:
         limit_ns = self.spec.limits.cpu_time_ms * 1_000_000
@@ -867,13 +813,8 @@ class _Execution:
     def _outcome(self) -> RunOutcome:
         spec = self.spec
         cg = spec.cgroup
-        out = RunOutcome(
-            stdout=bytes(self.buffers["stdout"]),
-            stderr=bytes(self.buffers["stderr"]),
-            stdout_truncated=self.truncated["stdout"],
-            stderr_truncated=self.truncated["stderr"],
-            wall_time_ms=max(0, round((self.t_exit - self.t0) * 1000)),
-        )
+        out = self.output.outcome()
+        out.wall_time_ms = max(0, round((self.t_exit - self.t0) * 1000))
         cpu_ns = cg.cpu_ns() if cg is not None else None
         if cpu_ns is not None:
             out.time_ms = cpu_ns // 1_000_000
@@ -1098,17 +1039,13 @@ class LocalSandbox(Sandbox):
                     job=job,
                     job_dir=job_dir,
                     limits=limits,
-                    caps=_Caps(total=limits.output_kb * 1024),
+                    caps=OutputCaps(total=limits.output_kb * 1024),
                     stdin=b"",
                     on_output=None,
                 )
             finally:
                 await asyncio.to_thread(_remove_tree, job_dir)
-            if outcome.error is None and outcome.exit_code == 0:
-                text = outcome.stdout.decode(errors="replace") or outcome.stderr.decode(
-                    errors="replace"
-                )
-                version = _first_version(text)
+            version = probed_version(outcome)
         if version is not None:  # a miss is probed again next time
             self._versions[key] = version
         return version
@@ -1229,7 +1166,7 @@ class LocalSandbox(Sandbox):
                 job=job,
                 job_dir=job_dir,
                 limits=_PROBE_LIMITS,
-                caps=_Caps(total=64 * 1024),
+                caps=OutputCaps(total=64 * 1024),
                 stdin=b"",
                 on_output=None,
             )
@@ -1316,24 +1253,16 @@ class LocalSandbox(Sandbox):
     # -- compile and run
 
     async def _compile(self, job: Job, job_dir: Path) -> CompileOutcome:
-        language = job.language
-        assert language.compile is not None
         limits = job.compile_limits
-        argv = language.command(
-            language.compile,
-            main=_as_argument(job.main),
-            files=[_as_argument(f.path) for f in job.files],
-            options=job.compiler_options,
-            heap_mb=heap_mb_for(limits.memory_mb),
-        )
+        argv = compile_command(job)
         in_bwrap = self._mode == "bwrap"
         if in_bwrap:
             argv = ["/bin/sh", "-c", _COMPILE_SCRIPT, "muscode-compile", *argv]
             # The archive of a full work dir, plus headers of many small files.
             tar_cap = (2 * self.work_dir_mb + 1) * 1024 * 1024
-            caps = _Caps(stdout=tar_cap, stderr=limits.output_kb * 1024)
+            caps = OutputCaps(stdout=tar_cap, stderr=limits.output_kb * 1024)
         else:
-            caps = _Caps(total=limits.output_kb * 1024)
+            caps = OutputCaps(total=limits.output_kb * 1024)
         outcome = await self._run_command(
             argv,
             job=job,
@@ -1343,27 +1272,14 @@ class LocalSandbox(Sandbox):
             stdin=b"",
             on_output=None,
         )
-        messages = outcome.stderr if in_bwrap else outcome.stdout + outcome.stderr
-        text = messages.decode("utf-8", errors="replace")
-        archive = outcome.stdout if in_bwrap else b""
-        if in_bwrap:
-            outcome.stdout = b""
-        if outcome.error is not None:
-            raise RuntimeError(outcome.error)
-        if outcome.exit_code != 0 or outcome.limit_hit is not None:
-            return CompileOutcome(
-                ok=False, output=text + _compile_limit_note(outcome, limits), outcome=outcome
-            )
-        if in_bwrap:
-            try:
-                await asyncio.to_thread(_unpack_build, archive, job_dir / "box", job, self._is_root)
-            except (tarfile.TarError, ValueError, OSError) as exc:
-                return CompileOutcome(
-                    ok=False,
-                    output=text + f"\nThe compiler's output could not be collected ({exc}).",
-                    outcome=outcome,
-                )
-        return CompileOutcome(ok=True, output=text, outcome=outcome)
+        if not in_bwrap:
+            return await compile_result(outcome, outcome.stdout + outcome.stderr, limits)
+        archive, outcome.stdout = outcome.stdout, b""
+
+        async def collect() -> None:
+            await asyncio.to_thread(_unpack_build, archive, job_dir / "box", job, self._is_root)
+
+        return await compile_result(outcome, outcome.stderr, limits, collect)
 
     async def _run_command(
         self,
@@ -1372,7 +1288,7 @@ class LocalSandbox(Sandbox):
         job: Job,
         job_dir: Path,
         limits: Limits,
-        caps: _Caps,
+        caps: OutputCaps,
         stdin: StdinSource,
         on_output: OutputCallback | None,
     ) -> RunOutcome:
@@ -1501,7 +1417,7 @@ class LocalSandbox(Sandbox):
         job: Job,
         job_dir: Path,
         limits: Limits,
-        caps: _Caps,
+        caps: OutputCaps,
         launcher: _Launcher,
         script_path: Path,
     ) -> _Spec:
@@ -1630,36 +1546,26 @@ class LocalSandbox(Sandbox):
         return args
 
 
-class _LocalProgram(Program):
+class _LocalProgram(SandboxProgram):
     def __init__(self, sandbox: LocalSandbox, job: Job, job_dir: Path) -> None:
+        super().__init__(job)
         self.sandbox = sandbox
-        self.job = job
         self.job_dir = job_dir
-        self.compile: CompileOutcome | None = None
 
-    async def run(
+    async def _run(
         self,
+        argv: list[str],
         stdin: StdinSource,
         limits: Limits,
-        on_output: OutputCallback | None = None,
+        caps: OutputCaps,
+        on_output: OutputCallback | None,
     ) -> RunOutcome:
-        if self.compile is not None and not self.compile.ok:
-            raise RuntimeError("the program did not compile")
-        language = self.job.language
-        argv = language.command(
-            language.run,
-            main=_as_argument(self.job.main),
-            files=[_as_argument(f.path) for f in self.job.files],
-            options=self.job.compiler_options,
-            args=self.job.args,
-            heap_mb=heap_mb_for(limits.memory_mb),
-        )
         return await self.sandbox._run_command(
             argv,
             job=self.job,
             job_dir=self.job_dir,
             limits=limits,
-            caps=_Caps(total=limits.output_kb * 1024),
+            caps=caps,
             stdin=stdin,
             on_output=on_output,
         )
@@ -1696,41 +1602,15 @@ def _host_write(
         os.close(fd)
 
 
-_MAX_BUILD_ENTRIES = 10_000
-
-
 def _unpack_build(archive: bytes, box: Path, job: Job, root: bool) -> None:
-    """Unpack the compile step's tar archive into the job's box (hostile input).
-
-    Only regular files and directories with plain relative names are taken; sources are
-    skipped (the host's copies stay authoritative); anything else is ignored.
-    """
-    sources = {str(_safe_relpath(f.path)) for f in job.files}
-    with tarfile.open(fileobj=io.BytesIO(archive), mode="r:") as tar:
-        for count, member in enumerate(tar):
-            if count > _MAX_BUILD_ENTRIES:
-                raise ValueError("too many files")
-            name = member.name
-            while name.startswith("./"):
-                name = name[2:]
-            name = name.rstrip("/")
-            if not name or name == ".":
-                continue
-            rel = _safe_relpath(name)
-            if str(rel) in sources:
-                continue
-            if member.isdir():
-                target = box / rel
-                if not target.exists():
-                    _host_mkdirs(box, rel, root)
-                continue
-            if not member.isfile():
-                continue
-            data = tar.extractfile(member)
-            if data is None:
-                continue
-            _host_mkdirs(box, rel.parent, root)
-            _host_write(box, rel, data.read(), executable=bool(member.mode & 0o111), root=root)
+    """Unpack what to keep of the compile step's archive into the job's box."""
+    for entry in build_entries(archive, job):
+        if entry.content is None:
+            if not (box / entry.path).exists():
+                _host_mkdirs(box, entry.path, root)
+            continue
+        _host_mkdirs(box, entry.path.parent, root)
+        _host_write(box, entry.path, entry.content, executable=entry.executable, root=root)
 
 
 def _host_mkdirs(base: Path, rel: PurePosixPath, root: bool) -> None:
