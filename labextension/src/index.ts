@@ -3,6 +3,7 @@
  */
 import { ILayoutRestorer, JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyterlab/application';
 import { ICommandPalette, MainAreaWidget, ToolbarButton } from '@jupyterlab/apputils';
+import { IEditorServices } from '@jupyterlab/codeeditor';
 import { PathExt } from '@jupyterlab/coreutils';
 import { IDocumentManager, IDocumentWidgetOpener } from '@jupyterlab/docmanager';
 import { DocumentRegistry, IDocumentWidget } from '@jupyterlab/docregistry';
@@ -11,17 +12,25 @@ import { FileEditor } from '@jupyterlab/fileeditor';
 import { IRenderMimeRegistry } from '@jupyterlab/rendermime';
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
 import { ITranslator, nullTranslator, TranslationBundle } from '@jupyterlab/translation';
-import { runIcon, stopIcon } from '@jupyterlab/ui-components';
+import { runIcon, stopIcon, usersIcon } from '@jupyterlab/ui-components';
 import { DisposableDelegate, IDisposable } from '@lumino/disposable';
 import { ISignal, Signal } from '@lumino/signaling';
 
 import { createView, IAssignmentContext, ViewRequest, viewId } from './assignmentviews';
 import { askConflict, askText, showError } from './dialogs';
-import { MuscodeDrive } from './drive';
+import { MuscodeDrive, splitPath } from './drive';
+import { refusalMessage } from './collab';
 import { EventFeed } from './events';
+import { LiveEditor } from './liveeditor';
 import { muscodeIcon } from './icons';
 import { MuscodePanel } from './panel';
-import { capabilitiesFrom, ICapabilities, makeSettings, MuscodeClient } from './request';
+import {
+  capabilitiesFrom,
+  ICapabilities,
+  makeSettings,
+  MuscodeAPIError,
+  MuscodeClient
+} from './request';
 import { ReviewDrive } from './review';
 import { describeError, LanguageCatalog } from './runner';
 import { RunManager } from './runmanager';
@@ -35,6 +44,8 @@ export { MuscodeDrive } from './drive';
 export { LanguageCatalog, RunSession } from './runner';
 export { EventFeed, follow, parseNotice } from './events';
 export { ReviewDrive } from './review';
+export { LiveFile, refusalMessage, colorOf, userOf } from './collab';
+export { LiveEditor } from './liveeditor';
 
 const PLUGIN_ID = 'muscode-jupyterlab:plugin';
 
@@ -50,6 +61,7 @@ namespace CommandIDs {
   export const openPanel = 'muscode:open-panel';
   export const newProject = 'muscode:new-project';
   export const refresh = 'muscode:refresh';
+  export const editLive = 'muscode:edit-live';
 }
 
 /** What the connected MUSCode server is and offers; reloaded when settings change. */
@@ -140,7 +152,8 @@ const plugin: JupyterFrontEndPlugin<void> = {
     ILayoutRestorer,
     ICommandPalette,
     IDocumentWidgetOpener,
-    IRenderMimeRegistry
+    IRenderMimeRegistry,
+    IEditorServices
   ],
   activate: async (
     app: JupyterFrontEnd,
@@ -151,7 +164,8 @@ const plugin: JupyterFrontEndPlugin<void> = {
     restorer: ILayoutRestorer | null,
     palette: ICommandPalette | null,
     opener: IDocumentWidgetOpener | null,
-    rendermime: IRenderMimeRegistry | null
+    rendermime: IRenderMimeRegistry | null,
+    editorServices: IEditorServices | null
   ): Promise<void> => {
     const trans = (translator ?? nullTranslator).load('muscode');
     const contents = app.serviceManager.contents;
@@ -375,6 +389,123 @@ const plugin: JupyterFrontEndPlugin<void> = {
         await browser.model.refresh();
       }
     });
+    // -- live help: a file of a project edited together -----------------------------------
+    /** A file of the MUSCode drive or of the review drive (not a folder, not a project). */
+    const livePath = (path: string | undefined | null): boolean => {
+      if (!path) {
+        return false;
+      }
+      const colon = path.indexOf(':');
+      const driveName = path.slice(0, colon);
+      return (
+        colon > 0 &&
+        (driveName === DRIVE_NAME || driveName === REVIEW_DRIVE_NAME) &&
+        splitPath(path.slice(colon + 1))[1] !== ''
+      );
+    };
+    const selectedPath = (): string | null => {
+      const item = browser.selectedItems().next();
+      return !item.done && item.value.type === 'file' ? item.value.path : null;
+    };
+    const liveTarget = (args: { path?: unknown }): string | null => {
+      if (typeof args.path === 'string') {
+        return args.path;
+      }
+      const doc = currentDocument();
+      if (doc && livePath(doc.context.path)) {
+        return doc.context.path;
+      }
+      return selectedPath();
+    };
+    const openLive = async (path: string): Promise<void> => {
+      if (!editorServices) {
+        throw new Error(trans.__('This JupyterLab has no code editor to edit with.'));
+      }
+      const colon = path.indexOf(':');
+      const local = path.slice(colon + 1);
+      let fileId: string;
+      let filePath: string;
+      let owner: string | null = null;
+      if (path.slice(0, colon) === DRIVE_NAME) {
+        const found = await drive.locate(local);
+        if (!found.file) {
+          throw new Error(trans.__('Only files can be edited together.'));
+        }
+        fileId = found.file.id;
+        filePath = found.relPath;
+      } else {
+        const [projectId, relPath] = splitPath(local);
+        const project = await state.client.getProject(projectId).catch((err: unknown) => {
+          // a project the caller may not read is a file they may not edit
+          const refusal = err instanceof MuscodeAPIError ? refusalMessage(err.status, trans) : null;
+          throw refusal ? new Error(refusal) : err;
+        });
+        const file = project.files.find(f => f.path === relPath);
+        if (!file) {
+          throw new Error(trans.__('There is no file %1 in this project.', relPath));
+        }
+        fileId = file.id;
+        filePath = relPath;
+        owner = project.owner;
+      }
+      showLive(fileId, filePath, owner);
+    };
+    const showLive = (fileId: string, filePath: string, owner: string | null): void => {
+      if (!editorServices) {
+        throw new Error(trans.__('This JupyterLab has no code editor to edit with.'));
+      }
+      const existing = app.shell.widgets('main');
+      for (let w = existing.next(); !w.done; w = existing.next()) {
+        if (w.value.id === LiveEditor.idOf(fileId)) {
+          app.shell.activateById(w.value.id);
+          return;
+        }
+      }
+      const widget = new LiveEditor({
+        client: () => state.client,
+        editorServices,
+        trans,
+        fileId,
+        path: filePath,
+        owner: owner && owner !== state.me?.name ? owner : null,
+        me: state.me?.name ?? trans.__('someone')
+      });
+      app.shell.add(widget, 'main', { mode: 'split-right' });
+      app.shell.activateById(widget.id);
+    };
+    app.commands.addCommand(CommandIDs.editLive, {
+      label: trans.__('Edit live together'),
+      caption: trans.__(
+        'Open this file in an editor shared live with the owner of the project and the staff of its class'
+      ),
+      icon: usersIcon,
+      isEnabled: args =>
+        editorServices !== null && (typeof args.fileId === 'string' || livePath(liveTarget(args))),
+      isVisible: args => typeof args.fileId === 'string' || livePath(liveTarget(args)),
+      execute: async args => {
+        if (typeof args.fileId === 'string') {
+          // a file known by its id (a link, another extension): the room decides
+          const label = typeof args.path === 'string' ? args.path : args.fileId;
+          showLive(args.fileId, label, null);
+          return;
+        }
+        const path = liveTarget(args);
+        if (!path || !livePath(path)) {
+          return;
+        }
+        try {
+          await openLive(path);
+        } catch (err) {
+          await showError(trans, trans.__('Edit live together'), describeError(err));
+        }
+      }
+    });
+    app.contextMenu.addItem({
+      command: CommandIDs.editLive,
+      selector: '#muscode-filebrowser .jp-DirListing-item[data-isdir="false"]',
+      rank: 3
+    });
+
     if (palette) {
       const category = trans.__('MUSCode');
       for (const command of Object.values(CommandIDs)) {
@@ -411,13 +542,26 @@ const plugin: JupyterFrontEndPlugin<void> = {
             update();
           };
           widget.toolbar.insertItem(0, 'muscode-run', button);
+          const liveButton = new ToolbarButton({
+            icon: usersIcon,
+            label: trans.__('Edit live'),
+            className: 'muscode-LiveButton',
+            tooltip: trans.__('Edit this file live together (owner and class staff)'),
+            onClick: () => void app.commands.execute(CommandIDs.editLive, { path: context.path })
+          });
+          widget.toolbar.insertItem(1, 'muscode-live', liveButton);
+          const updateLive = () => liveButton.setHidden(!editorServices || !livePath(context.path));
+          updateLive();
+          context.pathChanged.connect(updateLive);
           update();
           state.changed.connect(update);
           context.pathChanged.connect(moved);
           return new DisposableDelegate(() => {
             state.changed.disconnect(update);
             context.pathChanged.disconnect(moved);
+            context.pathChanged.disconnect(updateLive);
             button.dispose();
+            liveButton.dispose();
           });
         }
       };

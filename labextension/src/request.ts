@@ -68,6 +68,7 @@ export const CLIENT_PATHS = [
   '/executions/{execution_id}/stream',
   '/executions/batch',
   '/events',
+  '/collab/{file_id}',
   '/classes',
   '/classes/{class_id}',
   '/classes/{class_id}/members',
@@ -678,6 +679,42 @@ export class MuscodeClient {
   /** The websocket URL of the caller's event feed. */
   eventsUrl(): string {
     return this.wsUrl(fillPath('/events', {}));
+  }
+
+  /**
+   * A file's live editing room, as y-websocket wants it: the server URL, the room
+   * name (appended with a `/`) and the query (this server's token, if any).
+   */
+  collabRoom(fileId: string): { serverUrl: string; room: string; params: Record<string, string> } {
+    const url = URLExt.join(
+      this.settings.wsUrl,
+      API_PATH,
+      fillPath('/collab/{file_id}', { file_id: fileId }).replace(/^\/+/, '')
+    );
+    const cut = url.lastIndexOf('/');
+    const { token, appendToken } = this.settings;
+    return {
+      serverUrl: url.slice(0, cut),
+      room: url.slice(cut + 1),
+      params: token && appendToken !== false ? { token } : {}
+    };
+  }
+
+  /**
+   * The status of a plain GET of a file's room: 404 (may not edit), 422 (not text),
+   * 401/403, or 400 when the caller may join (the server wants a websocket upgrade).
+   * 0 when the server cannot be reached.
+   */
+  async collabAccess(fileId: string): Promise<number> {
+    try {
+      const reply = await this.reply<unknown>(
+        'GET',
+        fillPath('/collab/{file_id}', { file_id: fileId })
+      );
+      return reply.status;
+    } catch (err) {
+      return err instanceof MuscodeAPIError ? err.status : 0;
+    }
   }
 
   /** Open a websocket with the connection's own WebSocket class. */
