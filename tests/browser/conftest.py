@@ -235,7 +235,8 @@ def lab_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabServer]:
             "allow_root": True,
             "jpserver_extensions": {"muscode_ext": True},
         },
-        "LabApp": {"app_settings_dir": str(dirs["settings"])},
+        # window.jupyterapp: a test can run a command with arguments no menu gives
+        "LabApp": {"app_settings_dir": str(dirs["settings"]), "expose_app_in_browser": True},
         "MuscodeApp": {
             "db_url": f"sqlite:///{base / 'muscode.sqlite'}",
             "embedded_user": "student",
@@ -345,6 +346,29 @@ def _hide_paths(route: Any, hidden: set[str]) -> None:
     for path in hidden:
         doc.get("paths", {}).pop(path, None)
     route.fulfill(response=response, body=yaml.safe_dump(doc, sort_keys=False))
+
+
+def open_lab(
+    browser: Any,
+    lab_server: LabServer,
+    user: str | None,
+    workspace: str,
+    scopes: tuple[str, ...] = STUDENT_SCOPES,
+) -> Any:
+    """A JupyterLab page in its own browser context (``user``: with that user's bearer
+    token of ``scopes`` on every request, websockets included); returns (context, page)."""
+    headers = {"Authorization": f"Bearer {lab_server.bearer(user, scopes)}"} if user else None
+    context = browser.new_context(
+        viewport={"width": 1440, "height": 960},
+        record_video_dir=None,
+        extra_http_headers=headers,
+    )
+    context.set_default_timeout(30_000)
+    pg = context.new_page()
+    pg.goto(f"{lab_server.url}lab/workspaces/{workspace}?reset&token={lab_server.token}")
+    pg.wait_for_selector("#jp-main-dock-panel", timeout=90_000)
+    pg.wait_for_selector('[data-id="muscode-sidepanel"]', timeout=60_000)
+    return context, pg
 
 
 @pytest.fixture
