@@ -501,10 +501,11 @@ export interface GradescopeResults {
 }
 
 // ---------------------------------------------------------------------------------
-// Notices of `GET /events` (described in prose by the document)
+// Notices of `GET /events` (schemas `ExecutionNotice`, `SubmissionNotice`, `RegradeNotice`,
+// `EventNotice`)
 // ---------------------------------------------------------------------------------
 
-/** One of the caller's runs changed status. */
+/** Schema `ExecutionNotice`: one of the caller's runs changed status. */
 export interface ExecutionNotice {
   type: 'execution';
   id: string;
@@ -514,7 +515,7 @@ export interface ExecutionNotice {
   project_id: string | null;
 }
 
-/** One of the caller's submissions is graded (sent to its student). */
+/** Schema `SubmissionNotice`: one of the caller's submissions is graded (sent to its student). */
 export interface SubmissionNotice {
   type: 'submission';
   id: string;
@@ -523,7 +524,7 @@ export interface SubmissionNotice {
   score: number | null;
 }
 
-/** Progress of a regrade (sent to the staff member who started it). */
+/** Schema `RegradeNotice`: progress of a regrade (sent to the staff member who started it). */
 export interface RegradeNotice {
   type: 'regrade';
   assignment_id: string;
@@ -531,6 +532,7 @@ export interface RegradeNotice {
   pending: number;
 }
 
+/** Schema `EventNotice`: one message of the `GET /events` websocket. */
 export type EventNotice = ExecutionNotice | SubmissionNotice | RegradeNotice;
 
 /** Schema `TokenCreate`. */

@@ -84,6 +84,11 @@ type Checks = {
   SubmissionCreate: Same<T.SubmissionCreate, Schemas['SubmissionCreate']>;
   SubmissionTest: Same<T.SubmissionTest, Schemas['SubmissionTest']>;
   Submission: Same<T.Submission, Schemas['Submission']>;
+  ExecutionNotice: Same<T.ExecutionNotice, Schemas['ExecutionNotice']>;
+  SubmissionNotice: Same<T.SubmissionNotice, Schemas['SubmissionNotice']>;
+  RegradeNotice: Same<T.RegradeNotice, Schemas['RegradeNotice']>;
+  // a union: each member above, and the union itself both ways
+  EventNotice: Mutual<T.EventNotice, Schemas['EventNotice']>;
   ScoreOverride: Same<T.ScoreOverride, Schemas['ScoreOverride']>;
   GradeRow: Same<T.GradeRow, Schemas['GradeRow']>;
   ClassGradebook: Same<T.ClassGradebook, Schemas['ClassGradebook']>;
