@@ -169,3 +169,14 @@ async def test_nobody_else_joins(api: Any, bearer: Any, jp_ws_fetch: Any) -> Non
 
 def test_message_types() -> None:
     assert YMessageType.SYNC == 0 and YSyncMessageType.SYNC_STEP2 == 1
+
+
+async def test_a_plain_get_takes_no_seat(
+    api: Any, bearer: Any, jp_fetch: Any, jp_serverapp: Any
+) -> None:
+    s = await setup(api, bearer)
+    with pytest.raises(HTTPClientError) as e:
+        await jp_fetch(*API, "collab", s["fid"], headers=s["sam"])
+    assert e.value.code == 400
+    (app,) = jp_serverapp.extension_manager.extension_apps["muscode_ext"]
+    assert app.collab.describe() == {}

@@ -70,11 +70,11 @@ class CollabHandler(WebSocketMixin, WebSocketHandler, MuscodeMixin, JupyterHandl
             raise web.HTTPError(e.status, e.message) from None
         try:
             await super().get(file_id)
-        except BaseException:
-            if self.ws_connection is None:  # the upgrade failed: give the seat back
+        finally:
+            # Not upgraded (a plain GET answered 400, or the upgrade failed): no member.
+            if self.ws_connection is None and self.room is not None:
                 await self.muscode.collab.leave(self.room)
                 self.room = None
-            raise
 
     def open(self, *args: Any, **kwargs: Any) -> None:
         super().open()
