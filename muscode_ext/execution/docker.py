@@ -40,6 +40,12 @@ How one run goes, and why:
   time and peak memory are exact after the run, and a watchdog polls the CPU counter.
   Otherwise the watchdog polls the Engine's stats (runc only: gVisor's shim reports
   none) and the final figures come from the container's own cgroup, read by ``run.sh``.
+- **Engine outages**: ``check()`` pings the engine every time (the services cache it for a
+  few seconds), so runs are refused with a reason while dockerd is down. Pooled
+  containers die with the engine; a pooled container whose attach socket has anything
+  to read (an idle one prints nothing) is discarded instead of handed out, so runs work
+  again as soon as the engine is back. Containers stop with SIGKILL: nothing in them
+  needs a clean stop, and dockerd shutting down does not wait 10 s for each.
 - **gVisor** (``runtime="runsc"``): the memory limit covers the sandbox's kernel too, so
   it is raised by the idle container's use (which is not reported as the program's);
   gVisor breaks copy-on-write in 2 MB units, so each forked process of a big runtime
@@ -571,7 +577,7 @@ class _Pool:
         now = time.monotonic()
         while self.idle:
             candidate = self.idle.popleft()
-            if now - candidate.ready_at < _MAX_IDLE_S:
+            if now - candidate.ready_at < _MAX_IDLE_S and _still_idle(candidate):
                 slot = candidate
                 break
             self.sandbox._discard(candidate)
@@ -614,6 +620,27 @@ class _Pool:
                 await task
         while self.idle:
             self.sandbox._discard(self.idle.popleft())
+
+
+def _still_idle(slot: _Slot) -> bool:
+    """Whether a pooled container still waits for its go line.
+
+    An idle container prints nothing, so anything to read on its attach socket (the
+    end of the stream: the container or the engine went away, as when dockerd
+    restarts) means it cannot serve a run. Costs no round trip to the engine.
+    """
+    if slot.sock is None:
+        return True  # not attached ahead (no pool): its run attaches afresh
+    raw = getattr(slot.sock, "_sock", slot.sock)
+    if not isinstance(raw, socket.socket):
+        return True
+    try:
+        raw.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT)
+    except BlockingIOError:
+        return True
+    except OSError:
+        return False
+    return False
 
 
 # --------------------------------------------------------------------------- one run
@@ -1118,8 +1145,15 @@ class DockerSandbox(Sandbox):
     async def check(self) -> str | None:
         try:
             await self._ensure_init()
+            # Asked every time (a millisecond): the image check below is cached.
+            await self._call(self._api().ping)
         except SandboxUnavailable as exc:
             return str(exc)
+        except Exception as exc:
+            return (
+                f"The Docker engine is not answering ({exc}); "
+                "start it with scripts/setup-docker.sh."
+            )
         return await self._check_image(self.image or DEFAULT_IMAGE)
 
     async def language_version(self, language: Language) -> str | None:
@@ -1457,6 +1491,9 @@ class DockerSandbox(Sandbox):
                     "TMPDIR": "/tmp",  # noqa: S108
                 },
                 name=f"muscode-{slot.name}",
+                # Nothing in it needs a clean stop: a docker stop (or dockerd shutting
+                # down) kills it at once instead of waiting 10 s for PID 1.
+                stop_signal="SIGKILL",
                 labels={LABEL: "1", OWNER_LABEL: self._owner, INSTANCE_LABEL: self._instance},
                 host_config=host_config,
             )
@@ -1623,7 +1660,12 @@ class DockerSandbox(Sandbox):
             stdin=stdin,
             on_output=on_output,
         )
-        slot = await self._take(profile)
+        try:
+            slot = await self._take(profile)
+        except _sdk().errors.ImageNotFound as exc:
+            raise SandboxUnavailable(str(exc)) from exc
+        except importlib.import_module("requests").exceptions.ConnectionError as exc:
+            raise SandboxUnavailable(f"The Docker engine is not answering ({exc}).") from exc
         slot.in_use = True
         execution: _Execution | None = None
         removal: asyncio.Future[None] | None = None
