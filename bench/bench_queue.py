@@ -1,10 +1,12 @@
-"""Queues compared, Jobe's way: bursts, sustained runs per second, print-to-frame latency.
+"""Queues and sandboxes compared, Jobe's way: bursts, sustained runs/s, print-to-frame latency.
 
 For each configuration a real `jupyter muscode` server is started on a fresh
-PostgreSQL database, with the local sandbox:
+PostgreSQL database, once with each sandbox (``--sandboxes``: the local bubblewrap
+sandbox and the Docker sandbox, runc unless ``--docker-runtime`` says otherwise):
 
 - ``memory``: the in-process queue, the server runs programs itself (2 at a time).
-  This is the baseline every ratio is computed against, measured in the same run;
+  This is the baseline the queue ratios are computed against (same sandbox), measured
+  in the same run; docker rows also get a ratio against local (same queue);
 - ``redis-1``: the Redis queue and one ``muscode-worker`` (2 at a time);
 - ``redis-2``: the Redis queue and two ``muscode-worker`` processes (2 at a time each).
 
@@ -24,11 +26,13 @@ run's websocket beforehand, takes each frame's arrival time minus the printed ti
 (p50 / p99 over ``--latency-runs`` runs). Same machine, same clock.
 
     .venv/bin/python bench/bench_queue.py [--configs memory,redis-1,redis-2]
+        [--sandboxes local,docker] [--docker-runtime runc]
         [--burst python=60,c=60,java=20] [--window 5] [--latency-runs 4] [--rounds 3]
 
 Needs PostgreSQL (MUSCODE_TEST_PG_URL, default postgresql://postgres@127.0.0.1:5432/
 postgres) and Redis (MUSCODE_TEST_REDIS_URL, default redis://127.0.0.1:6379/0); its
-keys use a private prefix and are deleted at the end.
+keys use a private prefix and are deleted at the end. The Docker sandbox needs dockerd
+and the runner image (``scripts/setup-docker.sh``).
 """
 
 from __future__ import annotations
@@ -110,12 +114,12 @@ class Database:
 
 
 class Setup:
-    """A server and its workers for one configuration."""
+    """A server and its workers for one configuration and sandbox."""
 
-    def __init__(self, name: str) -> None:
-        self.name = name
-        self.workers = {"memory": 0, "redis-1": 1, "redis-2": 2}[name]
-        self.redis = name != "memory"
+    def __init__(self, config: str, sandbox: str, docker_runtime: str) -> None:
+        self.name = f"{config}/{sandbox}"
+        self.workers = {"memory": 0, "redis-1": 1, "redis-2": 2}[config]
+        self.redis = config != "memory"
         self.prefix = f"muscode-bench-{uuid.uuid4().hex[:8]}"
         self.db = Database()
         self.dir = tempfile.mkdtemp(prefix="muscode-bench-")
@@ -125,9 +129,11 @@ class Setup:
             "JUPYTER_CONFIG_DIR": f"{self.dir}/config",
             "JUPYTER_DATA_DIR": f"{self.dir}/data",
             "JUPYTER_RUNTIME_DIR": f"{self.dir}/rt",
-            "MUSCODE_SANDBOX": "local",
+            "MUSCODE_SANDBOX": sandbox,
         }
         common = [f"--MuscodeApp.db_url={self.db.url}", "--MuscodeApp.workers=2"]
+        if sandbox == "docker":
+            common.append(f"--MuscodeApp.docker_runtime={docker_runtime}")
         if self.redis:
             common += [
                 f"--MuscodeApp.redis_url={REDIS_URL}",
@@ -221,7 +227,8 @@ async def post(http: AsyncHTTPClient, setup: Setup, body: dict[str, Any]) -> dic
     response = await http.fetch(
         HTTPRequest(setup.url("executions"), "POST", HEADERS, json.dumps(body), request_timeout=300)
     )
-    return json.loads(response.body)  # type: ignore[no-any-return]
+    reply: dict[str, Any] = json.loads(response.body)
+    return reply
 
 
 async def results(http: AsyncHTTPClient, setup: Setup, ids: list[str]) -> list[dict[str, Any]]:
@@ -294,9 +301,15 @@ def ratio(value: float, base: float) -> str:
 
 
 async def measure(
-    name: str, bursts: dict[str, int], window: float, latency_runs: int
+    config: str,
+    sandbox: str,
+    docker_runtime: str,
+    bursts: dict[str, int],
+    window: float,
+    latency_runs: int,
 ) -> dict[str, Any]:
-    setup = Setup(name)
+    setup = Setup(config, sandbox, docker_runtime)
+    name = setup.name
     http = AsyncHTTPClient(force_instance=True, max_clients=max(bursts.values()) + 5)
     try:
         out: dict[str, Any] = {}
@@ -325,6 +338,8 @@ def merge(rounds: list[Burst]) -> Burst:
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
     parser.add_argument("--configs", default="memory,redis-1,redis-2")
+    parser.add_argument("--sandboxes", default="local,docker")
+    parser.add_argument("--docker-runtime", default="runc", choices=["runc", "runsc"])
     parser.add_argument("--burst", default="python=60,c=60,java=20")
     parser.add_argument("--window", type=float, default=5.0)
     parser.add_argument("--latency-runs", type=int, default=4)
@@ -338,50 +353,74 @@ def main() -> None:
     args = parser.parse_args()
     bursts = {k: int(v) for k, v in (p.split("=") for p in args.burst.split(","))}
     configs = args.configs.split(",")
+    sandboxes = args.sandboxes.split(",")
+    setups = [(config, sandbox) for sandbox in sandboxes for config in configs]
     cores = os.cpu_count() or 1
     loads = [os.getloadavg()[0]]
-    print(f"# bench_queue: {cores} cores, {args.rounds} rounds, local sandbox", flush=True)
-    raw: dict[str, list[dict[str, Any]]] = {name: [] for name in configs}
+    runtime = f" (docker: {args.docker_runtime})" if "docker" in sandboxes else ""
+    print(
+        f"# bench_queue: {cores} cores, {args.rounds} rounds, "
+        f"sandboxes {', '.join(sandboxes)}{runtime}",
+        flush=True,
+    )
+    raw: dict[tuple[str, str], list[dict[str, Any]]] = {key: [] for key in setups}
     for i in range(args.rounds):
-        for name in configs:
-            print(f"round {i + 1}, {name} (load average {os.getloadavg()[0]:.1f})", flush=True)
-            raw[name].append(asyncio.run(measure(name, bursts, args.window, args.latency_runs)))
+        for config, sandbox in setups:
+            print(
+                f"round {i + 1}, {config}/{sandbox} (load average {os.getloadavg()[0]:.1f})",
+                flush=True,
+            )
+            raw[config, sandbox].append(
+                asyncio.run(
+                    measure(
+                        config,
+                        sandbox,
+                        args.docker_runtime,
+                        bursts,
+                        args.window,
+                        args.latency_runs,
+                    )
+                )
+            )
             loads.append(os.getloadavg()[0])
-    data = {
-        name: {
+    data: dict[tuple[str, str], dict[str, Any]] = {
+        key: {
             **{lang: merge([r[lang] for r in rounds]) for lang in bursts},
             "latency": [x for r in rounds for x in r["latency"]],
         }
-        for name, rounds in raw.items()
+        for key, rounds in raw.items()
     }
-    base = data[configs[0]]
 
-    print(f"\n## Bursts (medians of {args.rounds} rounds; ratios against {configs[0]}, same run)\n")
     print(
-        f"| config | language | burst | burst size (≤{args.window:g} s) | sustained runs/s | "
-        "per core | ratio | queue wait p50 s | p99 s | ratio p50 |"
+        f"\n## Bursts (medians of {args.rounds} rounds; ratios against {configs[0]} with the "
+        f"same sandbox, and against {sandboxes[0]} with the same queue; same run)\n"
     )
-    print("|" + "---|" * 10)
-    for name in configs:
+    print(
+        f"| config | sandbox | language | burst | burst size (≤{args.window:g} s) | "
+        f"sustained runs/s | per core | ratio | vs {sandboxes[0]} | queue wait p50 s | "
+        "p99 s | ratio p50 |"
+    )
+    print("|" + "---|" * 12)
+    for config, sandbox in setups:
         for language in bursts:
-            b: Burst = data[name][language]
-            b0: Burst = base[language]
+            b: Burst = data[config, sandbox][language]
+            b0: Burst = data[configs[0], sandbox][language]
+            bs: Burst = data[config, sandboxes[0]][language]
             size = f"≥{b.size}" if b.within == b.size else str(b.within)
             print(
-                f"| {name} | {language} | {b.size} | {size} | {b.rate:.1f} | "
-                f"{b.rate / cores:.1f} | "
-                f"{ratio(b.rate, b0.rate)} | {statistics.median(b.waits):.2f} | "
-                f"{pct(b.waits, 0.99):.2f} | "
+                f"| {config} | {sandbox} | {language} | {b.size} | {size} | {b.rate:.1f} | "
+                f"{b.rate / cores:.1f} | {ratio(b.rate, b0.rate)} | {ratio(b.rate, bs.rate)} | "
+                f"{statistics.median(b.waits):.2f} | {pct(b.waits, 0.99):.2f} | "
                 f"{ratio(statistics.median(b.waits), statistics.median(b0.waits))} |"
             )
     print("\n## Print to websocket frame (interactive Python, 40 ticks a run, all rounds)\n")
-    print("| config | samples | p50 ms | p99 ms | ratio p50 | ratio p99 |")
-    print("|---|---|---|---|---|---|")
-    lat0 = base["latency"]
-    for name in configs:
-        lat = data[name]["latency"]
+    print("| config | sandbox | samples | p50 ms | p99 ms | ratio p50 | ratio p99 |")
+    print("|---|---|---|---|---|---|---|")
+    for config, sandbox in setups:
+        lat = data[config, sandbox]["latency"]
+        lat0 = data[configs[0], sandbox]["latency"]
         print(
-            f"| {name} | {len(lat)} | {statistics.median(lat) * 1000:.1f} | "
+            f"| {config} | {sandbox} | {len(lat)} | {statistics.median(lat) * 1000:.1f} | "
             f"{pct(lat, 0.99) * 1000:.1f} | "
             f"{ratio(statistics.median(lat), statistics.median(lat0))} | "
             f"{ratio(pct(lat, 0.99), pct(lat0, 0.99))} |"
