@@ -11,9 +11,19 @@
  * overwrite, reload, or keep editing. Nothing is overwritten without asking.
  */
 import { PathExt } from '@jupyterlab/coreutils';
-import { Contents, ServerConnection } from '@jupyterlab/services';
+import { Contents } from '@jupyterlab/services';
 import { ISignal, Signal } from '@lumino/signaling';
 
+import {
+  base64ToText,
+  ClientDrive,
+  downloadUrl,
+  fileMetaModel,
+  folderEntries,
+  folderMetaModel,
+  splitPath,
+  withContent
+} from './drivebase';
 import { MuscodeAPIError, MuscodeClient } from './request';
 import type { Encoding, FileMeta, Project, ProjectDetail } from './types';
 
@@ -51,22 +61,7 @@ function driveError(status: number, message: string, reason: string): MuscodeAPI
   return new MuscodeAPIError(status, message, reason);
 }
 
-/** `a/b/c` → [`a`, `b/c`]; leading, trailing and doubled slashes are ignored. */
-export function splitPath(localPath: string): [string, string] {
-  const parts = localPath.split('/').filter(p => p.length > 0);
-  return [parts[0] ?? '', parts.slice(1).join('/')];
-}
-
-const TEXT_DECODER = typeof TextDecoder !== 'undefined' ? new TextDecoder() : null;
-
-function base64ToText(data: string): string {
-  const binary = atob(data);
-  const bytes = new Uint8Array(binary.length);
-  for (let i = 0; i < binary.length; i++) {
-    bytes[i] = binary.charCodeAt(i);
-  }
-  return TEXT_DECODER ? TEXT_DECODER.decode(bytes) : binary;
-}
+export { splitPath };
 
 function isNotebookPath(path: string): boolean {
   return PathExt.extname(path).toLowerCase() === '.ipynb';
@@ -79,41 +74,15 @@ const EMPTY_NOTEBOOK = {
   nbformat_minor: 5
 };
 
-export class MuscodeDrive implements Contents.IDrive {
+export class MuscodeDrive extends ClientDrive implements Contents.IDrive {
   constructor(options: IDriveOptions) {
-    this.name = options.name ?? 'MUSCode';
-    this.client = options.client;
+    super(options.name ?? 'MUSCode', options.client);
     this._options = options;
-  }
-
-  readonly name: string;
-
-  /** The API client; the plugin swaps it when the server URL setting changes. */
-  client: MuscodeClient;
-
-  get serverSettings(): ServerConnection.ISettings {
-    return this.client.settings;
-  }
-
-  get fileChanged(): ISignal<this, Contents.IChangedArgs> {
-    return this._fileChanged;
   }
 
   /** Emitted when the list of projects may have changed. */
   get projectsChanged(): ISignal<this, void> {
     return this._projectsChanged;
-  }
-
-  get isDisposed(): boolean {
-    return this._isDisposed;
-  }
-
-  dispose(): void {
-    if (this._isDisposed) {
-      return;
-    }
-    this._isDisposed = true;
-    Signal.clearData(this);
   }
 
   /** The version of a file that the open editor holds, if any. */
@@ -244,19 +213,12 @@ export class MuscodeDrive implements Contents.IDrive {
         'not_found'
       );
     }
-    const children = new Map<string, Contents.IModel>();
-    for (const f of inside) {
-      const rest = f.path.slice(prefix.length);
-      const slash = rest.indexOf('/');
-      if (slash < 0) {
-        children.set(rest, this.metaModel(project, f));
-      } else {
-        const sub = rest.slice(0, slash);
-        if (!children.has(sub)) {
-          children.set(sub, this.folderModel(project.name, prefix + sub, f.updated_at));
-        }
-      }
-    }
+    const children = folderEntries(
+      inside,
+      prefix,
+      f => this.metaModel(project, f),
+      (path, f) => this.folderModel(project.name, path, f.updated_at)
+    );
     for (const d of virtual) {
       const rest = d.slice(prefix.length);
       if (!rest) {
@@ -281,13 +243,7 @@ export class MuscodeDrive implements Contents.IDrive {
     if (!file) {
       throw driveError(400, 'Only files can be downloaded', 'not_a_file');
     }
-    const data = await this.client.getFile(project.id, file.id, 'base64');
-    const binary = atob(data.content);
-    const bytes = new Uint8Array(binary.length);
-    for (let i = 0; i < binary.length; i++) {
-      bytes[i] = binary.charCodeAt(i);
-    }
-    return URL.createObjectURL(new Blob([bytes], { type: 'application/octet-stream' }));
+    return downloadUrl(this.client, project.id, file.id);
   }
 
   async newUntitled(options: Contents.ICreateOptions = {}): Promise<Contents.IModel> {
@@ -602,11 +558,7 @@ export class MuscodeDrive implements Contents.IDrive {
     if (options.content === false) {
       return meta;
     }
-    const data = await this.client.getFile(
-      project.id,
-      file.id,
-      options.format === 'base64' ? 'base64' : undefined
-    );
+    const data = await this.fetchFile(project.id, file.id, options);
     this._versions.set(data.id, data.version);
     const notebook = meta.type === 'notebook' && options.format !== 'base64';
     if (notebook) {
@@ -617,35 +569,12 @@ export class MuscodeDrive implements Contents.IDrive {
         content: text.trim() ? JSON.parse(text) : EMPTY_NOTEBOOK
       };
     }
-    if (options.format === 'text' && data.encoding === 'base64') {
-      return {
-        ...this.metaModel(project, data),
-        format: 'text',
-        mimetype: 'text/plain',
-        content: base64ToText(data.content)
-      };
-    }
-    return {
-      ...this.metaModel(project, data),
-      format: data.encoding === 'base64' ? 'base64' : 'text',
-      mimetype: data.encoding === 'base64' ? 'application/octet-stream' : 'text/plain',
-      content: data.content
-    };
+    return withContent(this.metaModel(project, data), data, options.format === 'text');
   }
 
   private metaModel(project: Project, file: FileMeta): Contents.IModel {
-    return {
-      name: PathExt.basename(file.path),
-      path: `${project.name}/${file.path}`,
-      type: isNotebookPath(file.path) ? 'notebook' : 'file',
-      writable: true,
-      created: file.created_at,
-      last_modified: file.updated_at,
-      mimetype: 'text/plain',
-      content: null,
-      format: null,
-      size: file.size
-    };
+    const type = isNotebookPath(file.path) ? 'notebook' : 'file';
+    return fileMetaModel(`${project.name}/${file.path}`, file, type, true);
   }
 
   private projectModel(project: Project): Contents.IModel {
@@ -664,18 +593,7 @@ export class MuscodeDrive implements Contents.IDrive {
 
   private folderModel(projectName: string, dir: string, modified: string | null): Contents.IModel {
     const path = [projectName, dir].filter(Boolean).join('/');
-    const when = modified ?? new Date(0).toISOString();
-    return {
-      name: PathExt.basename(path),
-      path,
-      type: 'directory',
-      writable: projectName !== '',
-      created: when,
-      last_modified: when,
-      mimetype: '',
-      content: null,
-      format: null
-    };
+    return folderMetaModel(path, modified ?? new Date(0).toISOString(), projectName !== '');
   }
 
   private virtualDirs(projectId: string): string[] {
@@ -709,8 +627,6 @@ export class MuscodeDrive implements Contents.IDrive {
   }
 
   private _options: IDriveOptions;
-  private _isDisposed = false;
-  private _fileChanged = new Signal<this, Contents.IChangedArgs>(this);
   private _projectsChanged = new Signal<this, void>(this);
   private _projects = new Map<string, Project>();
   /** file id → the version the editor loaded or last saved */

@@ -5,15 +5,19 @@
  * own editors (made read-only by the plugin) and cannot be saved, renamed or deleted.
  * The server lets the TAs and instructors of the project's class read it.
  */
-import { PathExt } from '@jupyterlab/coreutils';
-import { Contents, ServerConnection } from '@jupyterlab/services';
-import { ISignal, Signal } from '@lumino/signaling';
+import { Contents } from '@jupyterlab/services';
 
-import { splitPath } from './drive';
+import {
+  ClientDrive,
+  downloadUrl,
+  fileMetaModel,
+  folderEntries,
+  folderMetaModel,
+  splitPath,
+  withContent
+} from './drivebase';
 import { MuscodeAPIError, MuscodeClient } from './request';
 import type { FileMeta, ProjectDetail } from './types';
-
-const TEXT_DECODER = typeof TextDecoder !== 'undefined' ? new TextDecoder() : null;
 
 function readOnly(): MuscodeAPIError {
   return new MuscodeAPIError(
@@ -23,32 +27,9 @@ function readOnly(): MuscodeAPIError {
   );
 }
 
-export class ReviewDrive implements Contents.IDrive {
+export class ReviewDrive extends ClientDrive implements Contents.IDrive {
   constructor(options: { client: MuscodeClient; name?: string }) {
-    this.client = options.client;
-    this.name = options.name ?? 'MUSCodeReview';
-  }
-
-  readonly name: string;
-  client: MuscodeClient;
-
-  get serverSettings(): ServerConnection.ISettings {
-    return this.client.settings;
-  }
-
-  get fileChanged(): ISignal<this, Contents.IChangedArgs> {
-    return this._fileChanged;
-  }
-
-  get isDisposed(): boolean {
-    return this._isDisposed;
-  }
-
-  dispose(): void {
-    if (!this._isDisposed) {
-      this._isDisposed = true;
-      Signal.clearData(this);
-    }
+    super(options.name ?? 'MUSCodeReview', options.client);
   }
 
   /** The drive path of a file of a project: `MUSCodeReview:<id>/<path>`. */
@@ -72,19 +53,12 @@ export class ReviewDrive implements Contents.IDrive {
     if (relPath && !inside.length) {
       throw new MuscodeAPIError(404, `No file or folder "${relPath}" in this project`, 'not_found');
     }
-    const children = new Map<string, Contents.IModel>();
-    for (const f of inside) {
-      const rest = f.path.slice(prefix.length);
-      const slash = rest.indexOf('/');
-      if (slash < 0) {
-        children.set(rest, this.metaModel(project, f));
-      } else if (!children.has(rest.slice(0, slash))) {
-        children.set(
-          rest.slice(0, slash),
-          this.dirModel(project.id, prefix + rest.slice(0, slash), f.updated_at)
-        );
-      }
-    }
+    const children = folderEntries(
+      inside,
+      prefix,
+      f => this.metaModel(project, f),
+      (path, f) => this.dirModel(project.id, path, f.updated_at)
+    );
     return {
       ...this.dirModel(project.id, relPath, project.updated_at),
       content: options.content === false ? null : Array.from(children.values())
@@ -98,13 +72,7 @@ export class ReviewDrive implements Contents.IDrive {
     if (!file) {
       throw new MuscodeAPIError(400, 'Only files can be downloaded', 'not_a_file');
     }
-    const data = await this.client.getFile(project.id, file.id, 'base64');
-    const binary = atob(data.content);
-    const bytes = new Uint8Array(binary.length);
-    for (let i = 0; i < binary.length; i++) {
-      bytes[i] = binary.charCodeAt(i);
-    }
-    return URL.createObjectURL(new Blob([bytes], { type: 'application/octet-stream' }));
+    return downloadUrl(this.client, project.id, file.id);
   }
 
   async newUntitled(): Promise<Contents.IModel> {
@@ -152,58 +120,15 @@ export class ReviewDrive implements Contents.IDrive {
     if (options.content === false) {
       return meta;
     }
-    const data = await this.client.getFile(
-      project.id,
-      file.id,
-      options.format === 'base64' ? 'base64' : undefined
-    );
-    if (options.format !== 'base64' && data.encoding === 'base64') {
-      const binary = atob(data.content);
-      const bytes = Uint8Array.from(binary, c => c.charCodeAt(0));
-      return {
-        ...meta,
-        format: 'text',
-        content: TEXT_DECODER ? TEXT_DECODER.decode(bytes) : binary
-      };
-    }
-    return {
-      ...meta,
-      format: data.encoding === 'base64' ? 'base64' : 'text',
-      mimetype: data.encoding === 'base64' ? 'application/octet-stream' : 'text/plain',
-      content: data.content
-    };
+    const data = await this.fetchFile(project.id, file.id, options);
+    return withContent(meta, data, options.format !== 'base64');
   }
 
   private metaModel(project: ProjectDetail, file: FileMeta): Contents.IModel {
-    return {
-      name: PathExt.basename(file.path),
-      path: `${project.id}/${file.path}`,
-      type: 'file',
-      writable: false,
-      created: file.created_at,
-      last_modified: file.updated_at,
-      mimetype: 'text/plain',
-      content: null,
-      format: null,
-      size: file.size
-    };
+    return fileMetaModel(`${project.id}/${file.path}`, file, 'file', false);
   }
 
   private dirModel(projectId: string, dir: string, modified: string): Contents.IModel {
-    const path = [projectId, dir].filter(Boolean).join('/');
-    return {
-      name: PathExt.basename(path),
-      path,
-      type: 'directory',
-      writable: false,
-      created: modified,
-      last_modified: modified,
-      mimetype: '',
-      content: null,
-      format: null
-    };
+    return folderMetaModel([projectId, dir].filter(Boolean).join('/'), modified, false);
   }
-
-  private _fileChanged = new Signal<this, Contents.IChangedArgs>(this);
-  private _isDisposed = false;
 }
