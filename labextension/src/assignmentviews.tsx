@@ -174,6 +174,33 @@ function ErrorBox(props: { message: string | null }): JSX.Element | null {
   ) : null;
 }
 
+/** A short, polite report of what just happened (nothing when empty). */
+function Note(props: { text: string }): JSX.Element | null {
+  return props.text ? (
+    <p className="muscode-Note" role="status">
+      {props.text}
+    </p>
+  ) : null;
+}
+
+/** A table's header row; a `false` column is left out. */
+function TableHead(props: { columns: (string | false)[] }): JSX.Element {
+  return (
+    <thead>
+      <tr>
+        {props.columns.map(
+          label =>
+            label !== false && (
+              <th scope="col" key={label}>
+                {label}
+              </th>
+            )
+        )}
+      </tr>
+    </thead>
+  );
+}
+
 function formatWhen(iso: string | null | undefined): string {
   if (!iso) {
     return '–';
@@ -351,15 +378,15 @@ function CheckResults(props: {
       )}
       {run.message && <p>{run.message}</p>}
       <table className="muscode-Table muscode-Check-tests">
-        <thead>
-          <tr>
-            <th scope="col">{trans.__('Test')}</th>
-            <th scope="col">{trans.__('Result')}</th>
-            <th scope="col">{trans.__('Time')}</th>
-            <th scope="col">{trans.__('Memory')}</th>
-            <th scope="col">{trans.__('Details')}</th>
-          </tr>
-        </thead>
+        <TableHead
+          columns={[
+            trans.__('Test'),
+            trans.__('Result'),
+            trans.__('Time'),
+            trans.__('Memory'),
+            trans.__('Details')
+          ]}
+        />
         <tbody>
           {tests.map(t => {
             const spec = assignment.tests.find(x => x.name === t.name);
@@ -401,14 +428,9 @@ function SubmissionTests(props: {
   const tests = props.asStudent ? props.tests.map(studentTest) : props.tests;
   return (
     <table className="muscode-Table muscode-Submission-tests">
-      <thead>
-        <tr>
-          <th scope="col">{trans.__('Test')}</th>
-          <th scope="col">{trans.__('Result')}</th>
-          <th scope="col">{trans.__('Points')}</th>
-          <th scope="col">{trans.__('Details')}</th>
-        </tr>
-      </thead>
+      <TableHead
+        columns={[trans.__('Test'), trans.__('Result'), trans.__('Points'), trans.__('Details')]}
+      />
       <tbody>
         {tests.map(t => {
           const result = t.passed ? trans.__('Passed') : trans.__('Failed');
@@ -803,11 +825,7 @@ function StudentAssignment(props: { ctx: IAssignmentContext; assignmentId: strin
           <refreshIcon.react tag="span" elementSize="normal" />
         </button>
       </div>
-      {note && (
-        <p className="muscode-Note" role="status">
-          {note}
-        </p>
-      )}
+      <Note text={note} />
       <ErrorBox message={error} />
       {run && <CheckResults trans={trans} run={run} assignment={a} />}
       {latest && (
@@ -818,14 +836,14 @@ function StudentAssignment(props: { ctx: IAssignmentContext; assignmentId: strin
             <details className="muscode-History">
               <summary>{trans.__('Earlier attempts (%1)', String(submissions.length - 1))}</summary>
               <table className="muscode-Table">
-                <thead>
-                  <tr>
-                    <th scope="col">{trans.__('Attempt')}</th>
-                    <th scope="col">{trans.__('Submitted')}</th>
-                    <th scope="col">{trans.__('Score')}</th>
-                    <th scope="col">{trans.__('Late')}</th>
-                  </tr>
-                </thead>
+                <TableHead
+                  columns={[
+                    trans.__('Attempt'),
+                    trans.__('Submitted'),
+                    trans.__('Score'),
+                    trans.__('Late')
+                  ]}
+                />
                 <tbody>
                   {submissions.slice(1).map(s => (
                     <tr key={s.id}>
@@ -857,24 +875,120 @@ function useFieldId(prefix: string): string {
   return id;
 }
 
+/** The attributes that tie a control to its label and to its problem, if any. */
+interface IControlIds {
+  id: string;
+  'aria-describedby': string | undefined;
+  'aria-invalid': true | undefined;
+}
+
+/** A labelled control, with its problem (if any) announced below it. */
 function Field(props: {
   label: string;
   problem?: string;
-  children: (id: string, describedBy: string | undefined) => JSX.Element;
-  className?: string;
+  children: (ids: IControlIds) => JSX.Element;
 }): JSX.Element {
   const id = useFieldId('muscode-f');
   const problemId = `${id}-problem`;
+  const describedBy = props.problem ? problemId : undefined;
   return (
-    <div className={`muscode-Field ${props.className ?? ''}`}>
+    <div className="muscode-Field">
       <label htmlFor={id}>{props.label}</label>
-      {props.children(id, props.problem ? problemId : undefined)}
+      {props.children({
+        id,
+        'aria-describedby': describedBy,
+        'aria-invalid': describedBy ? true : undefined
+      })}
       {props.problem && (
         <span id={problemId} className="muscode-Field-problem" role="alert">
           {props.problem}
         </span>
       )}
     </div>
+  );
+}
+
+/** What `TextField` hands its control: the ids, the style and the bound value. */
+interface ITextControl extends IControlIds {
+  className: string;
+  value: string;
+  onChange: (
+    e: React.ChangeEvent<HTMLInputElement | HTMLTextAreaElement | HTMLSelectElement>
+  ) => void;
+}
+
+/**
+ * A `Field` whose control (an input, a textarea or a select) edits a string:
+ * `className` is added to JupyterLab's `jp-mod-styled`.
+ */
+function TextField(props: {
+  label: string;
+  problem?: string;
+  className: string;
+  value: string;
+  onValue: (value: string) => void;
+  children: (control: ITextControl) => JSX.Element;
+}): JSX.Element {
+  const { className, value, onValue } = props;
+  return (
+    <Field label={props.label} problem={props.problem}>
+      {ids =>
+        props.children({
+          ...ids,
+          className: `jp-mod-styled ${className}`,
+          value,
+          onChange: e => onValue(e.currentTarget.value)
+        })
+      }
+    </Field>
+  );
+}
+
+/**
+ * A list the user edits item by item: each item's fields (`children`, with an
+ * `update` that changes that item) and a button that removes it, then an add button.
+ */
+function ListEditor<T extends object>(props: {
+  className: string;
+  legend: string;
+  empty: string;
+  items: T[];
+  onChange: (items: T[]) => void;
+  /** Added to `muscode-Editor-item` on each item. */
+  itemClassName?: string;
+  children: (item: T, update: (change: Partial<T>) => void, index: number) => React.ReactNode;
+  removeClassName: string;
+  removeLabel: (item: T, index: number) => string;
+  addClassName: string;
+  addLabel: string;
+  onAdd: () => void;
+}): JSX.Element {
+  const { items, onChange } = props;
+  const itemClass = ['muscode-Editor-item', props.itemClassName].filter(Boolean).join(' ');
+  return (
+    <fieldset className={props.className}>
+      <legend>{props.legend}</legend>
+      {!items.length && <p className="muscode-Empty">{props.empty}</p>}
+      {items.map((item, i) => (
+        <div className={itemClass} key={i} data-index={i}>
+          {props.children(
+            item,
+            change => onChange(items.map((x, j) => (j === i ? { ...x, ...change } : x))),
+            i
+          )}
+          <button
+            type="button"
+            className={`jp-mod-styled ${props.removeClassName}`}
+            onClick={() => onChange(items.filter((_, j) => j !== i))}
+          >
+            {props.removeLabel(item, i)}
+          </button>
+        </div>
+      ))}
+      <button type="button" className={`jp-mod-styled ${props.addClassName}`} onClick={props.onAdd}>
+        {props.addLabel}
+      </button>
+    </fieldset>
   );
 }
 
@@ -995,17 +1109,6 @@ function AssignmentEditor(props: {
     }
   };
 
-  const updateTest = (i: number, change: Partial<IAssignmentForm['tests'][number]>) =>
-    set(
-      'tests',
-      form.tests.map((t, j) => (j === i ? { ...t, ...change } : t))
-    );
-  const updateFile = (i: number, change: Partial<IAssignmentForm['starterFiles'][number]>) =>
-    set(
-      'starterFiles',
-      form.starterFiles.map((f, j) => (j === i ? { ...f, ...change } : f))
-    );
-
   return (
     <form
       className="muscode-Editor"
@@ -1026,50 +1129,35 @@ function AssignmentEditor(props: {
         </h2>
       </header>
       <ErrorBox message={error} />
-      {note && (
-        <p className="muscode-Note" role="status">
-          {note}
-        </p>
-      )}
-      <Field label={trans.__('Title')} problem={problem('title')}>
-        {(id, d) => (
-          <input
-            id={id}
-            aria-describedby={d}
-            aria-invalid={d ? true : undefined}
-            className="jp-mod-styled muscode-Editor-title"
-            type="text"
-            maxLength={255}
-            required
-            value={form.title}
-            onChange={e => set('title', e.currentTarget.value)}
-          />
-        )}
-      </Field>
-      <Field label={trans.__('Description (Markdown)')} problem={problem('description')}>
-        {(id, d) => (
-          <textarea
-            id={id}
-            aria-describedby={d}
-            aria-invalid={d ? true : undefined}
-            className="jp-mod-styled muscode-Editor-description"
-            rows={6}
-            value={form.description}
-            onChange={e => set('description', e.currentTarget.value)}
-          />
-        )}
-      </Field>
+      <Note text={note} />
+      <TextField
+        label={trans.__('Title')}
+        problem={problem('title')}
+        className="muscode-Editor-title"
+        value={form.title}
+        onValue={v => set('title', v)}
+      >
+        {c => <input {...c} type="text" maxLength={255} required />}
+      </TextField>
+      <TextField
+        label={trans.__('Description (Markdown)')}
+        problem={problem('description')}
+        className="muscode-Editor-description"
+        value={form.description}
+        onValue={v => set('description', v)}
+      >
+        {c => <textarea {...c} rows={6} />}
+      </TextField>
       <div className="muscode-Editor-row">
-        <Field label={trans.__('Language')} problem={problem('language')}>
-          {(id, d) => (
-            <select
-              id={id}
-              aria-describedby={d}
-              aria-invalid={d ? true : undefined}
-              className="jp-mod-styled muscode-Editor-language"
-              value={form.language}
-              onChange={e => set('language', e.currentTarget.value)}
-            >
+        <TextField
+          label={trans.__('Language')}
+          problem={problem('language')}
+          className="muscode-Editor-language"
+          value={form.language}
+          onValue={v => set('language', v)}
+        >
+          {c => (
+            <select {...c}>
               {languages.map(l => (
                 <option key={l.id} value={l.id}>
                   {l.version ? `${l.name} (${l.version})` : l.name}
@@ -1077,73 +1165,52 @@ function AssignmentEditor(props: {
               ))}
             </select>
           )}
-        </Field>
-        <Field label={trans.__('Due (your local time; empty: none)')} problem={problem('due_at')}>
-          {(id, d) => (
-            <input
-              id={id}
-              aria-describedby={d}
-              aria-invalid={d ? true : undefined}
-              className="jp-mod-styled muscode-Editor-due"
-              type="datetime-local"
-              value={form.due}
-              onChange={e => set('due', e.currentTarget.value)}
-            />
-          )}
-        </Field>
-        <Field label={trans.__('Max attempts (empty: no limit)')} problem={problem('max_attempts')}>
-          {(id, d) => (
-            <input
-              id={id}
-              aria-describedby={d}
-              aria-invalid={d ? true : undefined}
-              className="jp-mod-styled muscode-Editor-maxAttempts"
-              type="number"
-              min={1}
-              step={1}
-              value={form.maxAttempts}
-              onChange={e => set('maxAttempts', e.currentTarget.value)}
-            />
-          )}
-        </Field>
+        </TextField>
+        <TextField
+          label={trans.__('Due (your local time; empty: none)')}
+          problem={problem('due_at')}
+          className="muscode-Editor-due"
+          value={form.due}
+          onValue={v => set('due', v)}
+        >
+          {c => <input {...c} type="datetime-local" />}
+        </TextField>
+        <TextField
+          label={trans.__('Max attempts (empty: no limit)')}
+          problem={problem('max_attempts')}
+          className="muscode-Editor-maxAttempts"
+          value={form.maxAttempts}
+          onValue={v => set('maxAttempts', v)}
+        >
+          {c => <input {...c} type="number" min={1} step={1} />}
+        </TextField>
       </div>
       <div className="muscode-Editor-row">
-        <Field label={trans.__('Late submissions')} problem={problem('late_policy')}>
-          {(id, d) => (
-            <select
-              id={id}
-              aria-describedby={d}
-              aria-invalid={d ? true : undefined}
-              className="jp-mod-styled muscode-Editor-lateMode"
-              value={form.lateMode}
-              onChange={e => set('lateMode', e.currentTarget.value as LateMode)}
-            >
+        <TextField
+          label={trans.__('Late submissions')}
+          problem={problem('late_policy')}
+          className="muscode-Editor-lateMode"
+          value={form.lateMode}
+          onValue={v => set('lateMode', v as LateMode)}
+        >
+          {c => (
+            <select {...c}>
               <option value="accept">{trans.__('Accept, marked late')}</option>
               <option value="penalty">{trans.__('Penalty per day late')}</option>
               <option value="no_credit">{trans.__('No credit')}</option>
             </select>
           )}
-        </Field>
+        </TextField>
         {form.lateMode === 'penalty' && (
-          <Field
+          <TextField
             label={trans.__('Penalty per day (%)')}
             problem={problem('late_policy.penalty_per_day')}
+            className="muscode-Editor-penalty"
+            value={form.penaltyPerDay}
+            onValue={v => set('penaltyPerDay', v)}
           >
-            {(id, d) => (
-              <input
-                id={id}
-                aria-describedby={d}
-                aria-invalid={d ? true : undefined}
-                className="jp-mod-styled muscode-Editor-penalty"
-                type="number"
-                min={0}
-                max={100}
-                step="any"
-                value={form.penaltyPerDay}
-                onChange={e => set('penaltyPerDay', e.currentTarget.value)}
-              />
-            )}
-          </Field>
+            {c => <input {...c} type="number" min={0} max={100} step="any" />}
+          </TextField>
         )}
         <label className="muscode-Check-label muscode-Editor-published">
           <input
@@ -1155,170 +1222,114 @@ function AssignmentEditor(props: {
         </label>
       </div>
 
-      <fieldset className="muscode-Editor-files">
-        <legend>{trans.__('Starter files')}</legend>
-        {!form.starterFiles.length && (
-          <p className="muscode-Empty">{trans.__('None: students start with an empty project.')}</p>
-        )}
-        {form.starterFiles.map((f, i) => (
-          <div className="muscode-Editor-item" key={i} data-index={i}>
-            <Field label={trans.__('Path')} problem={problem(`starter_files[${i}].path`)}>
-              {(id, d) => (
-                <input
-                  id={id}
-                  aria-describedby={d}
-                  aria-invalid={d ? true : undefined}
-                  className="jp-mod-styled muscode-Editor-filePath"
-                  type="text"
-                  value={f.path}
-                  onChange={e => updateFile(i, { path: e.currentTarget.value })}
-                />
-              )}
-            </Field>
-            <Field label={trans.__('Content')} problem={problem(`starter_files[${i}].content`)}>
-              {(id, d) => (
-                <textarea
-                  id={id}
-                  aria-describedby={d}
-                  aria-invalid={d ? true : undefined}
-                  className="jp-mod-styled muscode-Editor-fileContent muscode-Code"
-                  rows={5}
-                  spellCheck={false}
-                  value={f.content}
-                  onChange={e => updateFile(i, { content: e.currentTarget.value })}
-                />
-              )}
-            </Field>
-            <button
-              type="button"
-              className="jp-mod-styled muscode-Editor-removeFile"
-              onClick={() =>
-                set(
-                  'starterFiles',
-                  form.starterFiles.filter((_, j) => j !== i)
-                )
-              }
+      <ListEditor
+        className="muscode-Editor-files"
+        legend={trans.__('Starter files')}
+        empty={trans.__('None: students start with an empty project.')}
+        items={form.starterFiles}
+        onChange={files => set('starterFiles', files)}
+        removeClassName="muscode-Editor-removeFile"
+        removeLabel={(f, i) => trans.__('Remove file %1', f.path || String(i + 1))}
+        addClassName="muscode-Editor-addFile"
+        addLabel={trans.__('Add a starter file')}
+        onAdd={() => {
+          const ext = ctx.catalog().byId(form.language)?.extensions[0] ?? '.txt';
+          const name = form.language === 'java' ? `Main${ext}` : `main${ext}`;
+          const taken = form.starterFiles.some(f => f.path === name);
+          set('starterFiles', [...form.starterFiles, { path: taken ? '' : name, content: '' }]);
+        }}
+      >
+        {(f, update, i) => (
+          <>
+            <TextField
+              label={trans.__('Path')}
+              problem={problem(`starter_files[${i}].path`)}
+              className="muscode-Editor-filePath"
+              value={f.path}
+              onValue={path => update({ path })}
             >
-              {trans.__('Remove file %1', f.path || String(i + 1))}
-            </button>
-          </div>
-        ))}
-        <button
-          type="button"
-          className="jp-mod-styled muscode-Editor-addFile"
-          onClick={() => {
-            const ext = ctx.catalog().byId(form.language)?.extensions[0] ?? '.txt';
-            const name = form.language === 'java' ? `Main${ext}` : `main${ext}`;
-            const taken = form.starterFiles.some(f => f.path === name);
-            set('starterFiles', [...form.starterFiles, { path: taken ? '' : name, content: '' }]);
-          }}
-        >
-          {trans.__('Add a starter file')}
-        </button>
-      </fieldset>
-
-      <fieldset className="muscode-Editor-tests">
-        <legend>{trans.__('Tests (%1 points in all)', formatPoints(formMaxScore(form)))}</legend>
-        {!form.tests.length && (
-          <p className="muscode-Empty">{trans.__('No tests yet: a submission scores 0 of 0.')}</p>
+              {c => <input {...c} type="text" />}
+            </TextField>
+            <TextField
+              label={trans.__('Content')}
+              problem={problem(`starter_files[${i}].content`)}
+              className="muscode-Editor-fileContent muscode-Code"
+              value={f.content}
+              onValue={content => update({ content })}
+            >
+              {c => <textarea {...c} rows={5} spellCheck={false} />}
+            </TextField>
+          </>
         )}
-        {form.tests.map((t, i) => (
-          <div className="muscode-Editor-item muscode-Editor-test" key={i} data-index={i}>
+      </ListEditor>
+
+      <ListEditor
+        className="muscode-Editor-tests"
+        legend={trans.__('Tests (%1 points in all)', formatPoints(formMaxScore(form)))}
+        empty={trans.__('No tests yet: a submission scores 0 of 0.')}
+        items={form.tests}
+        onChange={tests => set('tests', tests)}
+        itemClassName="muscode-Editor-test"
+        removeClassName="muscode-Editor-removeTest"
+        removeLabel={(t, i) => trans.__('Remove test %1', t.name || String(i + 1))}
+        addClassName="muscode-Editor-addTest"
+        addLabel={trans.__('Add a test')}
+        onAdd={() => set('tests', [...form.tests, emptyTest(form.tests.length + 1)])}
+      >
+        {(t, update, i) => (
+          <>
             <div className="muscode-Editor-row">
-              <Field label={trans.__('Test name')} problem={problem(`tests[${i}].name`)}>
-                {(id, d) => (
-                  <input
-                    id={id}
-                    aria-describedby={d}
-                    aria-invalid={d ? true : undefined}
-                    className="jp-mod-styled muscode-Editor-testName"
-                    type="text"
-                    maxLength={255}
-                    value={t.name}
-                    onChange={e => updateTest(i, { name: e.currentTarget.value })}
-                  />
-                )}
-              </Field>
-              <Field label={trans.__('Points')} problem={problem(`tests[${i}].points`)}>
-                {(id, d) => (
-                  <input
-                    id={id}
-                    aria-describedby={d}
-                    aria-invalid={d ? true : undefined}
-                    className="jp-mod-styled muscode-Editor-testPoints"
-                    type="number"
-                    min={0}
-                    step="any"
-                    value={t.points}
-                    onChange={e => updateTest(i, { points: e.currentTarget.value })}
-                  />
-                )}
-              </Field>
+              <TextField
+                label={trans.__('Test name')}
+                problem={problem(`tests[${i}].name`)}
+                className="muscode-Editor-testName"
+                value={t.name}
+                onValue={name => update({ name })}
+              >
+                {c => <input {...c} type="text" maxLength={255} />}
+              </TextField>
+              <TextField
+                label={trans.__('Points')}
+                problem={problem(`tests[${i}].points`)}
+                className="muscode-Editor-testPoints"
+                value={t.points}
+                onValue={points => update({ points })}
+              >
+                {c => <input {...c} type="number" min={0} step="any" />}
+              </TextField>
               <label className="muscode-Check-label">
                 <input
                   type="checkbox"
                   className="muscode-Editor-testHidden"
                   checked={t.hidden}
-                  onChange={e => updateTest(i, { hidden: e.currentTarget.checked })}
+                  onChange={e => update({ hidden: e.currentTarget.checked })}
                 />
                 {trans.__('Hidden (students see pass/fail only)')}
               </label>
             </div>
             <div className="muscode-Editor-row">
-              <Field label={trans.__('Input (stdin)')} problem={problem(`tests[${i}].stdin`)}>
-                {(id, d) => (
-                  <textarea
-                    id={id}
-                    aria-describedby={d}
-                    aria-invalid={d ? true : undefined}
-                    className="jp-mod-styled muscode-Editor-testStdin muscode-Code"
-                    rows={3}
-                    spellCheck={false}
-                    value={t.stdin}
-                    onChange={e => updateTest(i, { stdin: e.currentTarget.value })}
-                  />
-                )}
-              </Field>
-              <Field
+              <TextField
+                label={trans.__('Input (stdin)')}
+                problem={problem(`tests[${i}].stdin`)}
+                className="muscode-Editor-testStdin muscode-Code"
+                value={t.stdin}
+                onValue={stdin => update({ stdin })}
+              >
+                {c => <textarea {...c} rows={3} spellCheck={false} />}
+              </TextField>
+              <TextField
                 label={trans.__('Expected output')}
                 problem={problem(`tests[${i}].expected_output`)}
+                className="muscode-Editor-testExpected muscode-Code"
+                value={t.expected_output}
+                onValue={expected_output => update({ expected_output })}
               >
-                {(id, d) => (
-                  <textarea
-                    id={id}
-                    aria-describedby={d}
-                    aria-invalid={d ? true : undefined}
-                    className="jp-mod-styled muscode-Editor-testExpected muscode-Code"
-                    rows={3}
-                    spellCheck={false}
-                    value={t.expected_output}
-                    onChange={e => updateTest(i, { expected_output: e.currentTarget.value })}
-                  />
-                )}
-              </Field>
+                {c => <textarea {...c} rows={3} spellCheck={false} />}
+              </TextField>
             </div>
-            <button
-              type="button"
-              className="jp-mod-styled muscode-Editor-removeTest"
-              onClick={() =>
-                set(
-                  'tests',
-                  form.tests.filter((_, j) => j !== i)
-                )
-              }
-            >
-              {trans.__('Remove test %1', t.name || String(i + 1))}
-            </button>
-          </div>
-        ))}
-        <button
-          type="button"
-          className="jp-mod-styled muscode-Editor-addTest"
-          onClick={() => set('tests', [...form.tests, emptyTest(form.tests.length + 1)])}
-        >
-          {trans.__('Add a test')}
-        </button>
-      </fieldset>
+          </>
+        )}
+      </ListEditor>
 
       <div className="muscode-Actions">
         <button
@@ -1576,11 +1587,7 @@ function SubmissionsView(props: {
       {regrade && (
         <ProgressBar trans={trans} progress={regrade} label={trans.__('Regrade progress')} />
       )}
-      {note && (
-        <p className="muscode-Note" role="status">
-          {note}
-        </p>
-      )}
+      <Note text={note} />
       <ErrorBox message={error} />
       {submissions === null && !error && <p className="muscode-Empty">{trans.__('Loading…')}</p>}
       {submissions !== null && !submissions.length && (
@@ -1588,18 +1595,18 @@ function SubmissionsView(props: {
       )}
       {rows.length > 0 && (
         <table className="muscode-Table muscode-Submissions-table">
-          <thead>
-            <tr>
-              <th scope="col">{trans.__('Student')}</th>
-              <th scope="col">{trans.__('Attempt')}</th>
-              <th scope="col">{trans.__('Submitted')}</th>
-              <th scope="col">{trans.__('Late')}</th>
-              <th scope="col">{trans.__('Tests passed')}</th>
-              <th scope="col">{trans.__('Score')}</th>
-              <th scope="col">{trans.__('Best')}</th>
-              <th scope="col">{trans.__('Actions')}</th>
-            </tr>
-          </thead>
+          <TableHead
+            columns={[
+              trans.__('Student'),
+              trans.__('Attempt'),
+              trans.__('Submitted'),
+              trans.__('Late'),
+              trans.__('Tests passed'),
+              trans.__('Score'),
+              trans.__('Best'),
+              trans.__('Actions')
+            ]}
+          />
           <tbody>
             {rows.map(({ student, s, attempts, best }) => {
               const expanded = open === s.id;
@@ -1697,10 +1704,6 @@ function RosterView(props: { ctx: IAssignmentContext; klass: Class }): JSX.Eleme
   const [lineErrors, setLineErrors] = React.useState<ILineError[]>([]);
   const [busy, setBusy] = React.useState(false);
   const mayRemove = canDelete(klass.role, ctx.me());
-  const nameId = useFieldId('muscode-roster-name');
-  const roleId = useFieldId('muscode-roster-role');
-  const csvId = useFieldId('muscode-roster-csv');
-  const fileId = useFieldId('muscode-roster-file');
 
   const reload = React.useCallback(async () => {
     try {
@@ -1788,21 +1791,13 @@ function RosterView(props: { ctx: IAssignmentContext; klass: Class }): JSX.Eleme
         <h2>{trans.__('Roster of %1', klass.name)}</h2>
       </header>
       <ErrorBox message={error} />
-      {note && (
-        <p className="muscode-Note" role="status">
-          {note}
-        </p>
-      )}
+      <Note text={note} />
       {members === null && !error && <p className="muscode-Empty">{trans.__('Loading…')}</p>}
       {members !== null && (
         <table className="muscode-Table muscode-Roster-table" aria-label={trans.__('Members')}>
-          <thead>
-            <tr>
-              <th scope="col">{trans.__('Name')}</th>
-              <th scope="col">{trans.__('Role')}</th>
-              {mayRemove && <th scope="col">{trans.__('Actions')}</th>}
-            </tr>
-          </thead>
+          <TableHead
+            columns={[trans.__('Name'), trans.__('Role'), mayRemove && trans.__('Actions')]}
+          />
           <tbody>
             {members.map(m => (
               <tr key={m.name} data-member={m.name}>
@@ -1836,29 +1831,28 @@ function RosterView(props: { ctx: IAssignmentContext; klass: Class }): JSX.Eleme
       >
         <h3>{trans.__('Add a member')}</h3>
         <div className="muscode-Editor-row">
-          <div className="muscode-Field">
-            <label htmlFor={nameId}>{trans.__('User name')}</label>
-            <input
-              id={nameId}
-              className="jp-mod-styled muscode-Roster-name"
-              type="text"
-              value={name}
-              onChange={e => setName(e.currentTarget.value)}
-            />
-          </div>
-          <div className="muscode-Field">
-            <label htmlFor={roleId}>{trans.__('Role')}</label>
-            <select
-              id={roleId}
-              className="jp-mod-styled muscode-Roster-role"
-              value={role}
-              onChange={e => setRole(e.currentTarget.value as ClassRole)}
-            >
-              <option value="student">{trans.__('student')}</option>
-              <option value="ta">{trans.__('TA')}</option>
-              <option value="instructor">{trans.__('instructor')}</option>
-            </select>
-          </div>
+          <TextField
+            label={trans.__('User name')}
+            className="muscode-Roster-name"
+            value={name}
+            onValue={setName}
+          >
+            {c => <input {...c} type="text" />}
+          </TextField>
+          <TextField
+            label={trans.__('Role')}
+            className="muscode-Roster-role"
+            value={role}
+            onValue={v => setRole(v as ClassRole)}
+          >
+            {c => (
+              <select {...c}>
+                <option value="student">{trans.__('student')}</option>
+                <option value="ta">{trans.__('TA')}</option>
+                <option value="instructor">{trans.__('instructor')}</option>
+              </select>
+            )}
+          </TextField>
           <button type="submit" className="jp-mod-styled jp-mod-accept" disabled={busy}>
             {trans.__('Add')}
           </button>
@@ -1871,32 +1865,30 @@ function RosterView(props: { ctx: IAssignmentContext; klass: Class }): JSX.Eleme
             'A header line "name,role", then one person per line; an empty role is student. All or nothing: one bad line imports nobody.'
           )}
         </p>
-        <div className="muscode-Field">
-          <label htmlFor={fileId}>{trans.__('CSV file')}</label>
-          <input
-            id={fileId}
-            className="muscode-Roster-file"
-            type="file"
-            accept=".csv,text/csv"
-            onChange={e => {
-              const file = e.currentTarget.files?.[0];
-              if (file) {
-                void file.text().then(setCsv);
-              }
-            }}
-          />
-        </div>
-        <div className="muscode-Field">
-          <label htmlFor={csvId}>{trans.__('Or paste the CSV here')}</label>
-          <textarea
-            id={csvId}
-            className="jp-mod-styled muscode-Roster-csv muscode-Code"
-            rows={6}
-            spellCheck={false}
-            value={csv}
-            onChange={e => setCsv(e.currentTarget.value)}
-          />
-        </div>
+        <Field label={trans.__('CSV file')}>
+          {ids => (
+            <input
+              id={ids.id}
+              className="muscode-Roster-file"
+              type="file"
+              accept=".csv,text/csv"
+              onChange={e => {
+                const file = e.currentTarget.files?.[0];
+                if (file) {
+                  void file.text().then(setCsv);
+                }
+              }}
+            />
+          )}
+        </Field>
+        <TextField
+          label={trans.__('Or paste the CSV here')}
+          className="muscode-Roster-csv muscode-Code"
+          value={csv}
+          onValue={setCsv}
+        >
+          {c => <textarea {...c} rows={6} spellCheck={false} />}
+        </TextField>
         <button
           type="button"
           className="jp-mod-styled jp-mod-accept muscode-Roster-importButton"
@@ -1967,11 +1959,7 @@ function GradebookView(props: { ctx: IAssignmentContext; klass: Class }): JSX.El
           {trans.__('Download grades (CSV)')}
         </button>
       </div>
-      {note && (
-        <p className="muscode-Note" role="status">
-          {note}
-        </p>
-      )}
+      <Note text={note} />
       <ErrorBox message={error} />
       {book && !book.students.length && (
         <p className="muscode-Empty">{trans.__('No students yet.')}</p>
