@@ -102,42 +102,28 @@ type Json<R> = R extends { content: { 'application/json': infer B } } ? B : neve
 type Op<P extends keyof paths, M extends keyof paths[P]> = paths[P][M];
 type Reply<P extends keyof paths, M extends keyof paths[P], S extends number> =
   Op<P, M> extends { responses: infer R } ? (S extends keyof R ? Json<R[S]> : never) : never;
+/** The JSON reply with status `S` of the operation `'METHOD /path'` (never if there is none). */
+type ReplyOf<K, S extends number> = K extends `${infer M} ${infer P}`
+  ? P extends keyof paths
+    ? Lowercase<M> extends keyof paths[P]
+      ? Reply<P, Lowercase<M>, S>
+      : never
+    : never
+  : never;
+/** What the client's assignment and grading methods say they get back, and with which status. */
+type Replies = {
+  'POST /assignments/{assignment_id}/start': [T.ProjectDetail, 201];
+  'POST /assignments/{assignment_id}/check': [T.Execution, 200];
+  'POST /assignments/{assignment_id}/submissions': [T.Submission, 201];
+  'POST /assignments/{assignment_id}/regrade': [T.GradingProgress, 202];
+  'GET /assignments/{assignment_id}/grades': [T.GradeRow[], 200];
+  'GET /classes/{class_id}/grades': [T.ClassGradebook, 200];
+  'PATCH /submissions/{submission_id}': [T.Submission, 200];
+  'POST /classes/{class_id}/members.csv': [T.Member[], 200];
+};
 type OperationChecks = {
   'POST /executions/batch': Same<T.ExecutionBatch, BatchReply>;
-  // what the client's assignment and grading methods say they get back
-  'POST /assignments/{assignment_id}/start': Same<
-    T.ProjectDetail,
-    Reply<'/assignments/{assignment_id}/start', 'post', 201>
-  >;
-  'POST /assignments/{assignment_id}/check': Same<
-    T.Execution,
-    Reply<'/assignments/{assignment_id}/check', 'post', 200>
-  >;
-  'POST /assignments/{assignment_id}/submissions': Same<
-    T.Submission,
-    Reply<'/assignments/{assignment_id}/submissions', 'post', 201>
-  >;
-  'POST /assignments/{assignment_id}/regrade': Same<
-    T.GradingProgress,
-    Reply<'/assignments/{assignment_id}/regrade', 'post', 202>
-  >;
-  'GET /assignments/{assignment_id}/grades': Same<
-    T.GradeRow[],
-    Reply<'/assignments/{assignment_id}/grades', 'get', 200>
-  >;
-  'GET /classes/{class_id}/grades': Same<
-    T.ClassGradebook,
-    Reply<'/classes/{class_id}/grades', 'get', 200>
-  >;
-  'PATCH /submissions/{submission_id}': Same<
-    T.Submission,
-    Reply<'/submissions/{submission_id}', 'patch', 200>
-  >;
-  'POST /classes/{class_id}/members.csv': Same<
-    T.Member[],
-    Reply<'/classes/{class_id}/members.csv', 'post', 200>
-  >;
-};
+} & { [K in keyof Replies]: Same<Replies[K][0], ReplyOf<K, Replies[K][1]>> };
 
 type Failing<C> = { [K in keyof C]: C[K] extends true ? never : K }[keyof C];
 /** Schemas of the document that src/types.ts does not mirror yet. */
