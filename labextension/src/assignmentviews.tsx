@@ -166,6 +166,39 @@ function useSignal<T>(signal: ISignal<unknown, T>, slot: (value: T) => void): vo
   }, [signal]);
 }
 
+/** False once the component has unmounted: late replies must not set its state. */
+function useAlive(): React.MutableRefObject<boolean> {
+  const alive = React.useRef(true);
+  React.useEffect(
+    () => () => {
+      alive.current = false;
+    },
+    []
+  );
+  return alive;
+}
+
+/** Call `reload` when a submission of the assignment is made or graded. */
+function useSubmissionNotices(
+  feed: INoticeSource,
+  assignmentId: string,
+  reload: () => Promise<unknown>
+): void {
+  useSignal(feed.notice, (notice: EventNotice) => {
+    if (notice.type === 'submission' && notice.assignment_id === assignmentId) {
+      void reload();
+    }
+  });
+}
+
+/** An assignment and its submissions, fetched together. */
+function fetchWithSubmissions(
+  client: MuscodeClient,
+  assignmentId: string
+): Promise<[Assignment, Submission[]]> {
+  return Promise.all([client.getAssignment(assignmentId), client.listSubmissions(assignmentId)]);
+}
+
 function ErrorBox(props: { message: string | null }): JSX.Element | null {
   return props.message ? (
     <div className="muscode-Error" role="alert">
@@ -527,21 +560,11 @@ function StudentAssignment(props: { ctx: IAssignmentContext; assignmentId: strin
   const [note, setNote] = React.useState('');
   const following = React.useRef(new Set<string>());
   const classId = React.useRef<string | null>(null);
-  const alive = React.useRef(true);
-  React.useEffect(
-    () => () => {
-      alive.current = false;
-    },
-    []
-  );
+  const alive = useAlive();
 
   const reload = React.useCallback(async () => {
     try {
-      const client = ctx.client();
-      const [a, subs] = await Promise.all([
-        client.getAssignment(assignmentId),
-        client.listSubmissions(assignmentId)
-      ]);
+      const [a, subs] = await fetchWithSubmissions(ctx.client(), assignmentId);
       classId.current = a.class_id;
       if (alive.current) {
         setAssignment(a);
@@ -600,11 +623,7 @@ function StudentAssignment(props: { ctx: IAssignmentContext; assignmentId: strin
   }, [reload]);
 
   // Grades that change elsewhere (a regrade, an override) come as notices too.
-  useSignal(ctx.feed.notice, (notice: EventNotice) => {
-    if (notice.type === 'submission' && notice.assignment_id === assignmentId) {
-      void reload();
-    }
-  });
+  useSubmissionNotices(ctx.feed, assignmentId, reload);
 
   React.useEffect(() => {
     for (const s of submissions) {
@@ -1386,22 +1405,12 @@ function SubmissionsView(props: {
   const [error, setError] = React.useState<string | null>(null);
   const [note, setNote] = React.useState('');
   const [regrade, setRegrade] = React.useState<IProgress | null>(null);
-  const alive = React.useRef(true);
+  const alive = useAlive();
   const regrading = React.useRef(false);
-  React.useEffect(
-    () => () => {
-      alive.current = false;
-    },
-    []
-  );
 
   const reload = React.useCallback(async () => {
     try {
-      const client = ctx.client();
-      const [a, subs] = await Promise.all([
-        client.getAssignment(assignmentId),
-        client.listSubmissions(assignmentId)
-      ]);
+      const [a, subs] = await fetchWithSubmissions(ctx.client(), assignmentId);
       if (alive.current) {
         setAssignment(a);
         setSubmissions(subs);
@@ -1466,11 +1475,7 @@ function SubmissionsView(props: {
     });
   }, [reload, followRegrade]);
 
-  useSignal(ctx.feed.notice, (notice: EventNotice) => {
-    if (notice.type === 'submission' && notice.assignment_id === assignmentId) {
-      void reload();
-    }
-  });
+  useSubmissionNotices(ctx.feed, assignmentId, reload);
 
   const startRegrade = async () => {
     const ok = await confirm(
