@@ -191,6 +191,29 @@ function useSubmissionNotices(
   });
 }
 
+/**
+ * Run `load` now and whenever `key` changes; a failure shows through `setError`, a
+ * success clears it. Returns a function that loads again.
+ */
+function useReload(
+  load: () => Promise<void>,
+  key: string,
+  setError: (message: string | null) => void
+): () => Promise<void> {
+  const reload = React.useCallback(async () => {
+    try {
+      await load();
+      setError(null);
+    } catch (err) {
+      setError(describeError(err));
+    }
+  }, [key]);
+  React.useEffect(() => {
+    void reload();
+  }, [reload]);
+  return reload;
+}
+
 /** An assignment and its submissions, fetched together. */
 function fetchWithSubmissions(
   client: MuscodeClient,
@@ -1710,18 +1733,11 @@ function RosterView(props: { ctx: IAssignmentContext; klass: Class }): JSX.Eleme
   const [busy, setBusy] = React.useState(false);
   const mayRemove = canDelete(klass.role, ctx.me());
 
-  const reload = React.useCallback(async () => {
-    try {
-      setMembers(await ctx.client().listMembers(klass.id));
-      setError(null);
-    } catch (err) {
-      setError(describeError(err));
-    }
-  }, [klass.id]);
-
-  React.useEffect(() => {
-    void reload();
-  }, [reload]);
+  const reload = useReload(
+    async () => setMembers(await ctx.client().listMembers(klass.id)),
+    klass.id,
+    setError
+  );
 
   const act = async (job: () => Promise<void>) => {
     setBusy(true);
@@ -1925,18 +1941,11 @@ function GradebookView(props: { ctx: IAssignmentContext; klass: Class }): JSX.El
   const [error, setError] = React.useState<string | null>(null);
   const [note, setNote] = React.useState('');
 
-  const reload = React.useCallback(async () => {
-    try {
-      setBook(await ctx.client().classGrades(klass.id));
-      setError(null);
-    } catch (err) {
-      setError(describeError(err));
-    }
-  }, [klass.id]);
-
-  React.useEffect(() => {
-    void reload();
-  }, [reload]);
+  const reload = useReload(
+    async () => setBook(await ctx.client().classGrades(klass.id)),
+    klass.id,
+    setError
+  );
 
   const download = async () => {
     try {
