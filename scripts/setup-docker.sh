@@ -67,7 +67,9 @@ else
         # No iptables and no bridge: sandbox containers have no network at all, and the
         # host's firewall is not ours to touch. overlay2, because vfs copies the whole image
         # for every container (seconds per run).
-        nohup dockerd --iptables=false --bridge=none --storage-driver=overlay2 \
+        # setsid: its own session, so stopping whatever started it (a test run, a
+        # terminal) does not stop the engine too.
+        setsid nohup dockerd --iptables=false --bridge=none --storage-driver=overlay2 \
             >>"$dockerd_log" 2>&1 </dev/null &
     fi
     for _ in $(seq "$wait_s"); do
