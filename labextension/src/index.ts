@@ -448,9 +448,9 @@ const plugin: JupyterFrontEndPlugin<void> = {
         filePath = relPath;
         owner = project.owner;
       }
-      showLive(fileId, filePath, owner);
+      await showLive(fileId, filePath, owner);
     };
-    const showLive = (fileId: string, filePath: string, owner: string | null): void => {
+    const showLive = async (fileId: string, filePath: string, owner: string | null) => {
       if (!editorServices) {
         throw new Error(trans.__('This JupyterLab has no code editor to edit with.'));
       }
@@ -461,14 +461,16 @@ const plugin: JupyterFrontEndPlugin<void> = {
           return;
         }
       }
+      // The others see this name: wait for it if the server has not said it yet.
+      const me = state.me ?? (await state.client.me().catch(() => null));
       const widget = new LiveEditor({
         client: () => state.client,
         editorServices,
         trans,
         fileId,
         path: filePath,
-        owner: owner && owner !== state.me?.name ? owner : null,
-        me: state.me?.name ?? trans.__('someone')
+        owner: owner && owner !== me?.name ? owner : null,
+        me: me?.name ?? trans.__('someone')
       });
       app.shell.add(widget, 'main', { mode: 'split-right' });
       app.shell.activateById(widget.id);
@@ -486,7 +488,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
         if (typeof args.fileId === 'string') {
           // a file known by its id (a link, another extension): the room decides
           const label = typeof args.path === 'string' ? args.path : args.fileId;
-          showLive(args.fileId, label, null);
+          await showLive(args.fileId, label, null);
           return;
         }
         const path = liveTarget(args);
