@@ -40,6 +40,9 @@ HELLO = {
         'public class Main{public static void main(String[] a){System.out.println("hello");}}\n',
     ),
 }
+# The system's runtimes, which the local sandbox runs too (not a PATH shim such as
+# pyenv's, whose start-up alone is several times the interpreter's).
+SYSTEM_PATH = "/usr/local/bin:/usr/bin:/bin"
 HOST_COMMANDS = {
     "python": ["python3 main.py"],
     "javascript": ["node main.js"],
@@ -64,7 +67,14 @@ def time_host(language: str, runs: int) -> list[float]:
         for _ in range(runs):
             start = time.perf_counter()
             for command in HOST_COMMANDS[language]:
-                subprocess.run(command, shell=True, cwd=d, check=True, capture_output=True)
+                subprocess.run(
+                    command,
+                    shell=True,
+                    cwd=d,
+                    check=True,
+                    capture_output=True,
+                    env={**os.environ, "PATH": SYSTEM_PATH},
+                )
             out.append(time.perf_counter() - start)
     return out
 
