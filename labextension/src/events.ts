@@ -10,20 +10,15 @@ import { IDisposable } from '@lumino/disposable';
 import { ISignal, Signal } from '@lumino/signaling';
 
 import type { MuscodeClient } from './request';
+import { closeQuietly, parseObject } from './wsutil';
 import type { EventNotice, ExecutionStatus, SubmissionStatus, Verdict } from './types';
 
 /** Read one notice of `GET /events`; null for anything else. */
 export function parseNotice(raw: string): EventNotice | null {
-  let data: unknown;
-  try {
-    data = JSON.parse(raw);
-  } catch {
+  const m = parseObject(raw);
+  if (m === null) {
     return null;
   }
-  if (typeof data !== 'object' || data === null) {
-    return null;
-  }
-  const m = data as Record<string, unknown>;
   const num = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
   switch (m.type) {
     case 'submission':
@@ -120,15 +115,8 @@ export class EventFeed implements IDisposable {
     this._wanted = false;
     clearTimeout(this._retry);
     clearTimeout(this._timeout);
-    const socket = this._socket;
+    closeQuietly(this._socket);
     this._socket = null;
-    if (socket) {
-      socket.onopen = null;
-      socket.onmessage = null;
-      socket.onclose = null;
-      socket.onerror = null;
-      socket.close();
-    }
     this.setState('off');
   }
 

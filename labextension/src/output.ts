@@ -8,6 +8,7 @@
 import { ISignal, Signal } from '@lumino/signaling';
 
 import type { Execution, ExecutionStatus, StreamServerMessage, Verdict } from './types';
+import { parseObject } from './wsutil';
 
 export type ChunkKind = 'stdout' | 'stderr' | 'stdin';
 
@@ -268,16 +269,10 @@ function isExecution(value: unknown): value is Execution {
 
 /** Read one message of the live channel; null for anything that is not one. */
 export function parseStreamMessage(raw: string): StreamServerMessage | null {
-  let data: unknown;
-  try {
-    data = JSON.parse(raw);
-  } catch {
+  const m = parseObject(raw);
+  if (m === null) {
     return null;
   }
-  if (typeof data !== 'object' || data === null) {
-    return null;
-  }
-  const m = data as Record<string, unknown>;
   switch (m.type) {
     case 'status':
       return m.status === 'queued' || m.status === 'running' || m.status === 'done'

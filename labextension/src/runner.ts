@@ -12,6 +12,7 @@ import { ISignal, Signal } from '@lumino/signaling';
 import { OutputModel, parseStreamMessage } from './output';
 import { ICapabilities, MuscodeAPIError, MuscodeClient } from './request';
 import type { Execution, ExecutionCreate, Language, StreamClientMessage } from './types';
+import { closeQuietly } from './wsutil';
 
 /** Languages the server can run, and which one a file name calls for. */
 export class LanguageCatalog {
@@ -325,15 +326,8 @@ export class RunSession implements IDisposable {
   }
 
   private closeSocket(): void {
-    const socket = this._socket;
+    closeQuietly(this._socket);
     this._socket = null;
-    if (socket) {
-      socket.onopen = null;
-      socket.onmessage = null;
-      socket.onclose = null;
-      socket.onerror = null;
-      socket.close();
-    }
   }
 
   private setLink(link: LinkState): void {
