@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import logging
 from typing import Any
 
@@ -26,7 +25,6 @@ from pycrdt.websocket import YRoom
 from ..auth import Caller
 from ..errors import Invalid, NotFound
 from ..store import Database, File, Project
-from ..store.models import utcnow
 from .projects import ProjectService
 
 log = logging.getLogger(__name__)
@@ -147,24 +145,11 @@ class CollabService:
         Returns (the file's version, its text): the new ones, or, when the file was
         saved elsewhere meanwhile, those of that save. None if the file is gone.
         """
-        content = text.encode("utf-8")
-        async with self.db.session() as s:
-            f = await s.get(File, file_id)
-            if f is None:
-                return None
-            if f.version != version:
-                return f.version, f.content.decode("utf-8", errors="replace")
-            self.projects._check_file_size(f.path, len(content))
-            now = utcnow()
-            f.content, f.size = content, len(content)
-            f.sha256 = hashlib.sha256(content).hexdigest()
-            f.version += 1
-            f.updated_at = now
-            project = await s.get(Project, f.project_id)
-            if project is not None:
-                project.updated_at = now
-            await s.flush()
-            return f.version, text
+        saved = await self.projects.save_shared(file_id, text.encode("utf-8"), version)
+        if saved is None:
+            return None
+        new_version, content = saved
+        return new_version, content.decode("utf-8", errors="replace")
 
     def describe(self) -> dict[str, Any]:
         """Open rooms and their member counts (for logs and tests)."""

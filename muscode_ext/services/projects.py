@@ -446,41 +446,75 @@ class ProjectService:
                         f"{f.version}); reload it and apply your change again",
                         reason="stale_version",
                     )
-                values: dict[str, Any] = {"version": base + 1, "updated_at": utcnow()}
-                if content is not None:
-                    self._check_file_size(path or f.path, len(content))
-                    others = await s.scalar(
-                        select(
-                            func.coalesce(func.sum(File.size), 0),
-                        ).where(File.project_id == p.id, File.id != f.id)
-                    )
-                    count = await s.scalar(select(func.count()).where(File.project_id == p.id))
-                    self._check_project_size(int(others or 0) + len(content), int(count or 0))
-                    values.update(content=content, size=len(content), sha256=_sha256(content))
                 if path is not None and path != f.path:
                     existing = {x.path for x in await self._files(s, p.id) if x.id != f.id}
                     self._check_path_free(path, existing)
-                    values["path"] = path
-                # The version check and the write are one statement: of two concurrent
-                # updates from the same version exactly one matches a row.
-                result = await s.execute(
-                    update(File)
-                    .where(File.id == f.id, File.version == base)
-                    .values(**values)
-                    .execution_options(synchronize_session=False)
-                )
-                if result.rowcount != 1:  # type: ignore[attr-defined]
+                else:
+                    path = None
+                if not await self._write(s, p, f, base, content, path):
                     raise Conflict(
                         f"{f.path!r} was changed by someone else just now; reload it and "
                         "apply your change again",
                         reason="stale_version",
                     )
-                p.updated_at = values["updated_at"]
                 await s.flush()
                 await s.refresh(f)
                 return file_json(f), etag(f)
         except IntegrityError:
             raise Conflict(f"a file already exists at {path!r}", reason="path_exists") from None
+
+    async def _write(
+        self,
+        s: AsyncSession,
+        p: Project,
+        f: File,
+        base: int,
+        content: bytes | None,
+        path: str | None = None,
+    ) -> bool:
+        """Write the file's next version if it is still at ``base``: size caps checked,
+        and the version check and the write one statement, so of two concurrent writes
+        from the same version exactly one happens. False if the other one did."""
+        values: dict[str, Any] = {"version": base + 1, "updated_at": utcnow()}
+        if content is not None:
+            self._check_file_size(path or f.path, len(content))
+            others = await s.scalar(
+                select(func.coalesce(func.sum(File.size), 0)).where(
+                    File.project_id == p.id, File.id != f.id
+                )
+            )
+            count = await s.scalar(select(func.count()).where(File.project_id == p.id))
+            self._check_project_size(int(others or 0) + len(content), int(count or 0))
+            values.update(content=content, size=len(content), sha256=_sha256(content))
+        if path is not None:
+            values["path"] = path
+        result = await s.execute(
+            update(File)
+            .where(File.id == f.id, File.version == base)
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        )
+        if result.rowcount != 1:  # type: ignore[attr-defined]
+            return False
+        p.updated_at = values["updated_at"]
+        return True
+
+    async def save_shared(
+        self, file_id: str, content: bytes, base: int
+    ) -> tuple[int, bytes] | None:
+        """A shared editing room's save (its members were checked when they joined):
+        the file's next version if it is still at ``base``. Returns the file's version
+        and content afterwards (those of another save, if one came first), or None if
+        the file or its project is gone."""
+        async with self.db.session() as s:
+            f = await s.get(File, file_id)
+            p = await s.get(Project, f.project_id) if f is not None else None
+            if f is None or p is None or p.deleted_at is not None:
+                return None
+            if f.version == base and await self._write(s, p, f, base, content):
+                return base + 1, content
+            await s.refresh(f)
+            return f.version, f.content
 
     async def delete_file(self, caller: Caller, project_id: str, file_id: str) -> None:
         caller.require("projects")
