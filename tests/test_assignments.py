@@ -532,3 +532,15 @@ async def test_submissions_count_against_the_run_rate_limit(api: Any, bearer: An
     assert reply.status == 429 and int(reply.headers["Retry-After"]) >= 1
     mine = (await api("GET", f"assignments/{a['id']}/submissions", headers=p["sam"])).json
     assert len(mine) == 2  # the refused one left no trace
+
+
+async def test_a_tests_own_limits_start_from_the_assignments(api: Any, bearer: Any) -> None:
+    cid, p = await setup_class(api, bearer)
+    a = await make_assignment(api, cid, p["ines"], limits={"memory_mb": 64})
+    tests = tests_spec()
+    tests[0]["limits"] = {"cpu_time_ms": 1500}
+    reply = await api("PATCH", f"assignments/{a['id']}", {"tests": tests}, headers=p["ines"])
+    assert reply.status == 200, reply.body
+    own = reply.json["tests"][0]["limits"]
+    assert (own["cpu_time_ms"], own["memory_mb"]) == (1500, 64)
+    assert reply.json["limits"]["memory_mb"] == 64

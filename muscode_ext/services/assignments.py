@@ -578,6 +578,9 @@ class AssignmentService:
                     update={"tests": [TestSpec.model_validate(_spec(t)) for t in a.tests]}
                 )
                 given.add("tests")
+            if "limits" not in given and a.limits:
+                # New tests' own limits start from the assignment's stored ones.
+                data = data.model_copy(update={"limits": LimitsInput.model_validate(a.limits)})
             values = self._clean(data, given)
             for name, value in values.items():
                 setattr(a, name, value)
