@@ -9,11 +9,15 @@ import contextlib
 import inspect
 import io
 import logging
+import os
 import re
+import shutil
+import stat
 import tarfile
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
+from typing import Any
 
 from .base import (
     CompileOutcome,
@@ -318,3 +322,27 @@ class SandboxProgram(Program):
         on_output: OutputCallback | None,
     ) -> RunOutcome:
         """Run ``argv`` in the job's sandbox."""
+
+
+def remove_tree(path: Path) -> None:
+    """Remove a job's directory tree. rmtree never follows symlinks and unlinks FIFOs
+    without opening them; a directory inside the tree that the program made unwritable
+    to us is made writable first. Nothing outside the tree is ever touched: when the
+    tree's own root cannot be removed (already gone, say), its parent (``/tmp``) keeps
+    its mode."""
+    top = os.path.abspath(path)
+
+    def onerror(func: Any, target: str, exc_info: Any) -> None:
+        parent = os.path.dirname(os.path.abspath(target))
+        if parent == top or parent.startswith(top + os.sep):
+            with contextlib.suppress(OSError):
+                if stat.S_ISDIR(os.lstat(parent).st_mode):
+                    os.chmod(parent, 0o700)
+        with contextlib.suppress(OSError):
+            if os.path.isdir(target) and not os.path.islink(target):
+                shutil.rmtree(target, ignore_errors=True)
+            else:
+                os.unlink(target)
+
+    if os.path.lexists(path):
+        shutil.rmtree(path, onerror=onerror)

@@ -105,6 +105,7 @@ from .common import (
     heap_mb_for,
     manages_own_heap,
     probed_version,
+    remove_tree,
 )
 from .common import (
     safe_relpath as _safe_relpath,
@@ -401,22 +402,6 @@ def _link_tree(src: Path, dst: Path) -> None:
             except OSError:
                 shutil.copyfile(entry.path, target, follow_symlinks=False)
                 shutil.copymode(entry.path, target, follow_symlinks=False)
-
-
-def _remove_tree(path: Path) -> None:
-    def onerror(func: Any, target: str, exc_info: Any) -> None:
-        # Only our own files live here, but be thorough: make the parent writable.
-        with contextlib.suppress(OSError):
-            parent = os.path.dirname(target)
-            if stat.S_ISDIR(os.lstat(parent).st_mode):
-                os.chmod(parent, 0o700)
-            if os.path.isdir(target) and not os.path.islink(target):
-                shutil.rmtree(target, ignore_errors=True)
-            else:
-                os.unlink(target)
-
-    if os.path.lexists(path):
-        shutil.rmtree(path, onerror=onerror)
 
 
 def _sdk() -> Any:
@@ -1112,7 +1097,7 @@ class DockerSandbox(Sandbox):
         if self._client is not None:
             await self._call(self._remove_all_owned)
             if self._root is not None:
-                await self._call(_remove_tree, self._root)
+                await self._call(remove_tree, self._root)
             if self._cgroups is not None:
                 mine = self._owner
                 await self._call(self._cgroups.sweep, lambda o: o != mine and _owner_alive(o))
@@ -1186,7 +1171,7 @@ class DockerSandbox(Sandbox):
                 on_output=None,
             )
         finally:
-            await self._call(_remove_tree, job_dir)
+            await self._call(remove_tree, job_dir)
         version = probed_version(outcome)
         if version is not None:  # a miss is probed again next time
             self._versions[key] = version
@@ -1214,7 +1199,7 @@ class DockerSandbox(Sandbox):
         # Every container of the job is gone before the job is.
         if program.cleanups:
             await asyncio.wait(program.cleanups)
-        await self._call(_remove_tree, job_dir)
+        await self._call(remove_tree, job_dir)
 
     # -- initialisation
 
@@ -1348,7 +1333,7 @@ class DockerSandbox(Sandbox):
         for entry in self._root.parent.iterdir():
             owner = _owner_of(entry.name)
             if owner != self._owner and not _owner_alive(owner):
-                _remove_tree(entry)
+                remove_tree(entry)
         if self._cgroups is not None:
             self._cgroups.sweep(lambda owner: owner == self._owner or _owner_alive(owner))
 
@@ -1531,7 +1516,7 @@ class DockerSandbox(Sandbox):
                     log.warning("could not remove container %s: %s", slot.container_id, exc)
                     return  # keep it in _live: stop() and the exit hook try again
         self._live.pop(slot.name, None)
-        _remove_tree(slot.dir)
+        remove_tree(slot.dir)
         if self._cgroups is not None and slot.cgroup_parent is not None:
             # The runtime removes the container's own cgroup as it stops; give it a moment.
             for _ in range(20):

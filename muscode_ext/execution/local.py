@@ -78,6 +78,7 @@ from .common import (
     heap_mb_for,
     manages_own_heap,
     probed_version,
+    remove_tree,
 )
 from .common import (
     safe_relpath as _safe_relpath,
@@ -1044,7 +1045,7 @@ class LocalSandbox(Sandbox):
                     on_output=None,
                 )
             finally:
-                await asyncio.to_thread(_remove_tree, job_dir)
+                await asyncio.to_thread(remove_tree, job_dir)
             version = probed_version(outcome)
         if version is not None:  # a miss is probed again next time
             self._versions[key] = version
@@ -1062,7 +1063,7 @@ class LocalSandbox(Sandbox):
                 program.compile = await self._compile(job, job_dir)
             yield program
         finally:
-            await asyncio.to_thread(_remove_tree, job_dir)
+            await asyncio.to_thread(remove_tree, job_dir)
 
     # -- initialisation
 
@@ -1173,7 +1174,7 @@ class LocalSandbox(Sandbox):
         except OSError as exc:
             return f"bubblewrap could not be started ({exc})"
         finally:
-            await asyncio.to_thread(_remove_tree, job_dir)
+            await asyncio.to_thread(remove_tree, job_dir)
         if outcome.error is not None or outcome.exit_code != 0 or outcome.stdout != b"probe\n":
             detail = outcome.error or _tail_text(outcome.stderr)
             return f"bubblewrap cannot create a sandbox on this host ({detail})"
@@ -1235,7 +1236,7 @@ class LocalSandbox(Sandbox):
             try:
                 self._write_sources(job, job_dir)
             except BaseException:
-                _remove_tree(job_dir)
+                remove_tree(job_dir)
                 raise
         return job_dir
 
@@ -1639,27 +1640,7 @@ def _remove_dead_owners(directory: Path, prefix: str) -> None:
         if int(pid_text) == os.getpid() or Path(f"/proc/{pid_text}").exists():
             continue
         log.info("removing %s, left behind by a server that is gone", entry)
-        _remove_tree(entry)
-
-
-def _remove_tree(path: Path) -> None:
-    """Remove a job dir. rmtree never follows symlinks and unlinks FIFOs without opening
-    them; a directory the program made unwritable to us is made writable first."""
-
-    def onerror(func: Any, target: str, exc_info: Any) -> None:
-        parent = os.path.dirname(target)
-        with contextlib.suppress(OSError):
-            st = os.lstat(parent)
-            if stat.S_ISDIR(st.st_mode):
-                os.chmod(parent, 0o700)
-        with contextlib.suppress(OSError):
-            if os.path.isdir(target) and not os.path.islink(target):
-                shutil.rmtree(target, ignore_errors=True)
-            else:
-                os.unlink(target)
-
-    if path.exists():
-        shutil.rmtree(path, onerror=onerror)
+        remove_tree(entry)
 
 
 def _bwrap_options(bwrap: str) -> set[str]:
