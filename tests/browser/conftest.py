@@ -55,6 +55,8 @@ SOURCE_CAP = 8192
 UNAVAILABLE_LANGUAGE = "php"
 #: What a student's bearer token may do (the embedded user is an admin; students are not).
 STUDENT_SCOPES = ("execute", "projects", "classes:read")
+#: How long an ``expect`` retries before failing (ms).
+EXPECT_TIMEOUT_MS = 15_000
 
 
 def need(what: str, why: str) -> None:
@@ -312,9 +314,12 @@ def browser() -> Iterator[Any]:
     if not Path(CHROMIUM).exists():
         need("Chromium", f"{CHROMIUM} not found: apt-get install -y chromium")
     try:
-        from playwright.sync_api import sync_playwright
+        from playwright.sync_api import expect, sync_playwright
     except ImportError:
         need("Playwright", "pip install playwright (the browser comes from Debian)")
+    # Assertions retry for 15 s rather than Playwright's 5 s: the first page of a session
+    # on a busy 2-core machine can take longer than 5 s to hear back from the server.
+    expect.set_options(timeout=EXPECT_TIMEOUT_MS)
     with sync_playwright() as p:
         b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS, headless=True)
         yield b
