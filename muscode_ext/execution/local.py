@@ -2,10 +2,12 @@
 
 How one run is started (every step ``exec``\\s the next, so it is one process id)::
 
-    sh (a launcher)                  joins the run's cgroups, then waits for one line on
-                                     stdin: the path of a host-written exec script
-    -> prlimit --cpu --fsize --nofile --core [--as] [--nproc]
+    sh (a launcher, parked ahead)    joins the run's cgroups
     -> setpriv --reuid=65534 ...     (only when the server runs as root)
+    -> sh                            waits for one line on stdin: the path of a
+                                     host-written script, which sets the run's rlimits
+                                     with ``ulimit`` (CPU, file size, open files, core,
+                                     [address space], [processes]) and then
     -> bwrap --unshare-all ...       (fresh namespaces, read-only system, tmpfs work dir,
                                      seccomp filter)
     -> the language's command
@@ -13,7 +15,10 @@ How one run is started (every step ``exec``\\s the next, so it is one process id
 Why this shape:
 
 - The uid is dropped *before* bwrap: bwrap started by root with ``--uid`` maps the
-  sandbox user to root outside the namespace.
+  sandbox user to root outside the namespace. Neither it nor the rlimits cost an exec
+  on a run's critical path: the uid is dropped while the launcher is parked, and the
+  limits are set by the shell's own ``ulimit`` (setting them from outside, with
+  prlimit(2), would need CAP_SYS_RESOURCE, which containers often lack).
 - Processes are put into their cgroups by the launcher itself, before anything runs,
   so no child can be forked outside them (cgroup v1 has no ``CLONE_INTO_CGROUP``).
   A few launchers are started ahead of time: on cgroup v1 the first migration after a
@@ -40,6 +45,7 @@ import math
 import os
 import platform
 import re
+import resource
 import secrets
 import shlex
 import shutil
@@ -111,13 +117,16 @@ _PASSWD = (
 _GROUP = f"root:x:0:\nnogroup:x:{SANDBOX_GID}:\n"
 _HOSTS = "127.0.0.1\tlocalhost\n::1\tlocalhost\n"
 
-# A launcher: ``sh``, as the server's user, joins the run's cgroups (named in its
-# arguments), then waits for one line on stdin naming a host-written script that
-# ``exec``\s the run (rlimits, uid drop, bwrap, the command). Everything after that line
-# on stdin is the program's. EOF instead of a line (the server went away): just exit.
+# A parked launcher waits for one line on stdin naming a host-written script that
+# ``exec``\s the run (bwrap, the command). Everything after that line on stdin is the
+# program's. EOF instead of a line (the server went away): just exit.
+_WAIT_SCRIPT = 'IFS= read -r script || exit 0; . "$script"'
+# A launcher starts as ``sh`` as the server's user, joins the run's cgroups (named in
+# its arguments up to ``--``), then either ``exec``\s what follows ``--`` (the uid drop,
+# which ends in a ``sh`` running _WAIT_SCRIPT) or runs _WAIT_SCRIPT itself.
 _LAUNCH_SCRIPT = (
-    'while [ "$1" != -- ]; do echo $$ > "$1" || exit 125; shift; done; '
-    'IFS= read -r script || exit 0; . "$script"'
+    'while [ "$1" != -- ]; do echo $$ > "$1" || exit 125; shift; done; shift; '
+    '[ $# -eq 0 ] || exec "$@"; ' + _WAIT_SCRIPT
 )
 # The compile step inside the sandbox: compiler messages go to stderr, and after a
 # successful compile the work dir goes to stdout as a tar archive.
@@ -144,6 +153,10 @@ _PROBE_LIMITS = Limits(
     cpu_time_ms=10_000, wall_time_ms=20_000, memory_mb=512, processes=64, output_kb=64
 )
 _STREAMS: tuple[Stream, ...] = ("stdout", "stderr")
+# Jobs of at most this many source files and bytes, and no build, are written and
+# removed on the event loop (see LocalSandbox.prepare).
+_INLINE_FILES = 8
+_INLINE_BYTES = 64 * 1024
 _CPUS = max(1, len(os.sched_getaffinity(0)))
 
 
@@ -295,15 +308,15 @@ class _CgroupV1:
                 continue
             if pid == os.getpid() or Path(f"/proc/{pid}").exists():
                 continue
-            for child in [*entry.glob("run-*"), *entry.glob("idle-*")]:
+            for child in entry.glob("run-*"):
                 with contextlib.suppress(OSError):
                     child.rmdir()
             with contextlib.suppress(OSError):
                 entry.rmdir()
 
-    def new_run(self, prefix: str = "run") -> _RunCgroup:
+    def new_run(self) -> _RunCgroup:
         self._counter += 1
-        name = f"{prefix}-{self._counter}-{secrets.token_hex(3)}"
+        name = f"run-{self._counter}-{secrets.token_hex(3)}"
         dirs: dict[str, Path] = {}
         try:
             for ctrl, parent in self.parents.items():
@@ -317,7 +330,7 @@ class _CgroupV1:
 
     def remove(self) -> None:
         for parent in self.parents.values():
-            for child in [*parent.glob("run-*"), *parent.glob("idle-*")]:
+            for child in parent.glob("run-*"):
                 with contextlib.suppress(OSError):
                     child.rmdir()
             with contextlib.suppress(OSError):
@@ -358,12 +371,10 @@ class _RunCgroup:
         return "cpuacct" in self.dirs
 
     def activate(self) -> None:
-        """An idle launcher's cgroup becomes a run's: new name, counters from zero."""
-        for ctrl, path in list(self.dirs.items()):
-            if path.name.startswith("idle-"):
-                target = path.with_name("run-" + path.name[len("idle-") :])
-                path.rename(target)
-                self.dirs[ctrl] = target
+        """A parked launcher's cgroup becomes a run's: its counters start from zero.
+
+        (The name stays: renaming a cgroup directory costs about a millisecond each.)
+        """
         # What the parked shell used before the run is not the program's.
         self._write("cpuacct", "cpuacct.usage", "0")
         self._write("memory", "memory.max_usage_in_bytes", "0")
@@ -866,6 +877,55 @@ class _Execution:
         return out
 
 
+@dataclass(frozen=True)
+class _Ulimit:
+    """How the launcher's ``sh`` spells ``ulimit``, which differs between shells: the
+    option for RLIMIT_NPROC (bash, mksh: ``-u``; dash, BusyBox ash: ``-p``, which bash
+    uses for the pipe size) and the block size of ``-f`` and ``-c`` (bash outside POSIX
+    mode: 1024 bytes; the others: 512)."""
+
+    nproc_flag: str = "-p"
+    fsize_block: int = 512
+
+    @classmethod
+    def probe(cls, sh: str) -> _Ulimit:
+        nproc = subprocess.run([sh, "-c", "ulimit -u"], capture_output=True, check=False)
+        sized = subprocess.run(
+            [sh, "-c", "ulimit -f 1 && exec cat /proc/self/limits"],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        block = 512
+        for line in sized.stdout.splitlines():
+            if line.startswith("Max file size"):
+                value = line[len("Max file size") :].split()[0]
+                block = int(value) if value.isdigit() else block
+        return cls("-u" if nproc.returncode == 0 else "-p", block)
+
+    def lines(self, which: int, hard: int, soft: int | None = None) -> str:
+        """Shell lines lowering one rlimit of the launcher to ``soft`` and ``hard`` (both
+        ``hard`` when ``soft`` is None), in the rlimit's own units (seconds, bytes,
+        counts). Never above the server's hard limit, which the launcher inherits and,
+        unprivileged, cannot raise; a limit the shell cannot set ends the launch."""
+        flag, unit = {
+            resource.RLIMIT_CPU: ("-t", 1),
+            resource.RLIMIT_FSIZE: ("-f", self.fsize_block),
+            resource.RLIMIT_NOFILE: ("-n", 1),
+            resource.RLIMIT_CORE: ("-c", self.fsize_block),
+            resource.RLIMIT_AS: ("-v", 1024),
+            resource.RLIMIT_NPROC: (self.nproc_flag, 1),
+        }[which]
+        ceiling = resource.getrlimit(which)[1]
+        if ceiling != resource.RLIM_INFINITY:
+            hard = min(hard, ceiling)
+        hard_units = hard // unit
+        if soft is None or soft >= hard:
+            return f"ulimit {flag} {hard_units} || exit 125\n"
+        # The soft limit first: a hard limit below the current soft one is refused.
+        return f"ulimit -S {flag} {soft // unit} && ulimit -H {flag} {hard_units} || exit 125\n"
+
+
 def _data_fd(data: bytes, fds: list[int]) -> str:
     """A pipe holding ``data`` for bwrap to read (small: fits the pipe buffer)."""
     read_end, write_end = os.pipe()
@@ -966,14 +1026,16 @@ class LocalSandbox(Sandbox):
         self.extra_ro_binds = tuple(extra_ro_binds)
         self.prestart = prestart
         self._pool: list[_Launcher] = []
+        self._refill: asyncio.Handle | None = None
+        self._host_binds: list[str] | None = None
         self._work_root_arg = work_root
         self._work_root: Path | None = None
         self._own_work_root = False
         self._is_root = os.geteuid() == 0
         self._bwrap = shutil.which("bwrap")
-        self._prlimit = shutil.which("prlimit")
         self._setpriv = shutil.which("setpriv")
         self._sh = shutil.which("sh") or "/bin/sh"
+        self._ulimit = _Ulimit()  # probed by start()
         self._init_lock: tuple[asyncio.AbstractEventLoop, asyncio.Lock] | None = None
         self._initialised = False
         #: Cleanups that outlived their run (after a cancellation); awaited by stop().
@@ -1004,6 +1066,9 @@ class LocalSandbox(Sandbox):
         await self._ensure_init()
 
     async def stop(self) -> None:
+        if self._refill is not None:
+            self._refill.cancel()
+            self._refill = None
         await asyncio.to_thread(self._discard_pool)
         loop = asyncio.get_running_loop()
         pending = [t for t in self._background if t.get_loop() is loop and not t.done()]
@@ -1015,6 +1080,7 @@ class LocalSandbox(Sandbox):
         if self._own_work_root and self._work_root is not None:
             await asyncio.to_thread(shutil.rmtree, self._work_root, True)
         self._initialised = False
+        self._host_binds = None
 
     async def check(self) -> str | None:
         await self._ensure_init()
@@ -1056,14 +1122,26 @@ class LocalSandbox(Sandbox):
         await self._ensure_init()
         if self._mode is None:
             raise SandboxUnavailable(self._problem or "the local sandbox cannot run code")
-        job_dir = await asyncio.to_thread(self._make_job_dir, job)
+        # A few small sources (the usual job) take less time to write and remove than
+        # a hand-over to a thread would; the rest goes to a thread.
+        small = (
+            not job.language.compiled
+            and len(job.files) <= _INLINE_FILES
+            and sum(len(f.content) for f in job.files) <= _INLINE_BYTES
+        )
+        job_dir = (
+            self._make_job_dir(job) if small else await asyncio.to_thread(self._make_job_dir, job)
+        )
         try:
             program = _LocalProgram(self, job, job_dir)
             if job.language.compiled:
                 program.compile = await self._compile(job, job_dir)
             yield program
         finally:
-            await asyncio.to_thread(remove_tree, job_dir)
+            if small:
+                remove_tree(job_dir)
+            else:
+                await asyncio.to_thread(remove_tree, job_dir)
 
     # -- initialisation
 
@@ -1083,9 +1161,6 @@ class LocalSandbox(Sandbox):
 
     async def _initialise(self) -> None:
         self._work_root = await asyncio.to_thread(self._make_work_root)
-        if self._prlimit is None:
-            self._set_unavailable("the prlimit tool (util-linux) is not installed")
-            return
         if self._is_root and self._setpriv is None:
             self._set_unavailable("the setpriv tool (util-linux) is not installed")
             return
@@ -1093,6 +1168,7 @@ class LocalSandbox(Sandbox):
         if unreachable is not None:
             self._set_unavailable(unreachable)
             return
+        self._ulimit = await asyncio.to_thread(_Ulimit.probe, self._sh)
         cgroups, why = await asyncio.to_thread(_CgroupV1.discover)
         self._cgroups = cgroups
         if cgroups is None:
@@ -1301,7 +1377,14 @@ class LocalSandbox(Sandbox):
                 cgroup.activate()
                 cgroup.set_limits(limits.memory_mb, limits.processes)
             spec = self._build_spec(command, job, job_dir, limits, caps, launcher, script_path)
-            await asyncio.to_thread(script_path.write_text, spec.script)
+            # A few hundred bytes: written here rather than in a thread, which would
+            # cost more than the write. Readable by the sandbox user that sources it.
+            fd = os.open(script_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+            try:
+                os.fchmod(fd, 0o644)
+                os.write(fd, spec.script.encode())
+            finally:
+                os.close(fd)
             return await _Execution(spec, stdin, on_output, self._background).run()
         finally:
             if launcher.proc.returncode is None:
@@ -1326,8 +1409,14 @@ class LocalSandbox(Sandbox):
             candidate.discard()
         if launcher is None:
             launcher = self._spawn_launcher()
-        self._refill_pool()
+        if self._refill is None:
+            # Once this run is under way: a spawn costs the event loop about a ms.
+            self._refill = asyncio.get_running_loop().call_soon(self._refill_soon)
         return launcher
+
+    def _refill_soon(self) -> None:
+        self._refill = None
+        self._refill_pool()
 
     def _refill_pool(self) -> None:
         # Only a cgroup join is worth doing ahead of time; without cgroups a launcher
@@ -1336,7 +1425,7 @@ class LocalSandbox(Sandbox):
             return
         while len(self._pool) < self.prestart:
             try:
-                self._pool.append(self._spawn_launcher(prefix="idle"))
+                self._pool.append(self._spawn_launcher())
             except OSError:
                 log.exception("could not pre-start a sandbox launcher")
                 return
@@ -1354,8 +1443,8 @@ class LocalSandbox(Sandbox):
             for path in launcher.cgroup.dirs.values()
         }
 
-    def _spawn_launcher(self, prefix: str = "run") -> _Launcher:
-        cgroup = self._cgroups.new_run(prefix) if self._cgroups is not None else None
+    def _spawn_launcher(self) -> _Launcher:
+        cgroup = self._cgroups.new_run() if self._cgroups is not None else None
         parent_ends: list[int] = []
         child_ends: list[int] = []
         child_fds: dict[str, int] = {}
@@ -1380,8 +1469,25 @@ class LocalSandbox(Sandbox):
                     if content is not None:
                         child_fds[name] = int(_data_fd(content, child_ends))
             joins = cgroup.procs_files() if cgroup is not None else []
+            drop: list[str] = []
+            if self._is_root:
+                assert self._setpriv is not None
+                drop = [
+                    self._setpriv,
+                    f"--reuid={SANDBOX_UID}",
+                    f"--regid={SANDBOX_GID}",
+                    "--clear-groups",
+                    "--inh-caps=-all",
+                    "--bounding-set=-all",
+                    "--no-new-privs",
+                    "--",
+                    self._sh,
+                    "-c",
+                    _WAIT_SCRIPT,
+                    "muscode-launch",
+                ]
             proc = subprocess.Popen(
-                [self._sh, "-c", _LAUNCH_SCRIPT, "muscode-launch", *joins, "--"],
+                [self._sh, "-c", _LAUNCH_SCRIPT, "muscode-launch", *joins, "--", *drop],
                 stdin=stdin_r,
                 stdout=out_w,
                 stderr=err_w,
@@ -1422,7 +1528,6 @@ class LocalSandbox(Sandbox):
         launcher: _Launcher,
         script_path: Path,
     ) -> _Spec:
-        assert self._prlimit is not None
         cgroup = launcher.cgroup
         cpu_soft = max(1, math.ceil(limits.cpu_time_ms / 1000))
         if cgroup is not None and cgroup.has_cpu:
@@ -1430,53 +1535,39 @@ class LocalSandbox(Sandbox):
             # for a single process should the watchdog ever be late.
             cpu_soft += 1
         cpu_hard = cpu_soft + 1
-        fsize = limits.file_size_kb * 1024
-        rlimits = [
-            f"--cpu={cpu_soft}:{cpu_hard}",
-            f"--fsize={fsize}:{fsize}",
-            f"--nofile={self.open_files}:{self.open_files}",
-            "--core=0:0",
-        ]
+        ulimit = self._ulimit
+        prelude = (
+            ulimit.lines(resource.RLIMIT_CPU, cpu_hard, cpu_soft)
+            + ulimit.lines(resource.RLIMIT_FSIZE, limits.file_size_kb * 1024)
+            + ulimit.lines(resource.RLIMIT_NOFILE, self.open_files)
+            + ulimit.lines(resource.RLIMIT_CORE, 0)
+        )
         if not manages_own_heap(job.language):
             # Makes a huge allocation fail at once (MemoryError, bad_alloc, NULL) instead
             # of succeeding untouched; the cgroup bounds what is actually used.
             address_space = (limits.memory_mb * _AS_FACTOR + _AS_SLACK_MB) * 1024 * 1024
-            rlimits.append(f"--as={address_space}:{address_space}")
+            prelude += ulimit.lines(resource.RLIMIT_AS, address_space)
         if cgroup is None or not cgroup.has_pids:
             # Only a fallback: RLIMIT_NPROC counts every process of the uid on the host,
             # so allow for those that already exist.
             uid = SANDBOX_UID if self._is_root else os.getuid()
             nproc = limits.processes + _count_processes(uid)
-            rlimits.append(f"--nproc={nproc}:{nproc}")
+            prelude += ulimit.lines(resource.RLIMIT_NPROC, nproc)
 
         env = {"PATH": SANDBOX_PATH, "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8"}
         env.update(job.language.env)
-        argv: list[str] = [self._prlimit, *rlimits, "--"]
-        if self._is_root:
-            assert self._setpriv is not None
-            argv += [
-                self._setpriv,
-                f"--reuid={SANDBOX_UID}",
-                f"--regid={SANDBOX_GID}",
-                "--clear-groups",
-                "--inh-caps=-all",
-                "--bounding-set=-all",
-                "--no-new-privs",
-                "--",
-            ]
         if self._mode == "bwrap":
             assert self._bwrap is not None
             # Paths inside the sandbox's own private tmpfs, not the host's /tmp.
             env.update({"HOME": "/tmp", "TMPDIR": "/tmp"})  # noqa: S108
             bwrap_args = self._bwrap_args(job_dir, env, launcher.child_fds)
-            argv += [self._bwrap, *bwrap_args, "--", *command]
-            prelude = ""
+            argv = [self._bwrap, *bwrap_args, "--", *command]
         else:
             # Unsafe mode: no bwrap to clear the environment and change directory.
             box = job_dir / "box"
             env.update({"HOME": str(box), "TMPDIR": str(box)})
-            argv = ["env", "-i", *(f"{k}={v}" for k, v in env.items()), *argv, *command]
-            prelude = f"cd {shlex.quote(str(box))} || exit 125\n"
+            argv = ["env", "-i", *(f"{k}={v}" for k, v in env.items()), *command]
+            prelude += f"cd {shlex.quote(str(box))} || exit 125\n"
         script = prelude + "exec " + " ".join(shlex.quote(arg) for arg in argv) + "\n"
         return _Spec(
             launcher=launcher,
@@ -1488,6 +1579,22 @@ class LocalSandbox(Sandbox):
             cpu_hard_s=cpu_hard,
             uses_bwrap=self._mode == "bwrap",
         )
+
+    def _find_host_binds(self) -> list[str]:
+        """bwrap arguments showing the host's system directories read-only. Looked up
+        once per start (a runtime installed later needs a restart, as for its probe)."""
+        args = ["--ro-bind", "/usr", "/usr"]
+        for top in ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"):
+            if os.path.islink(top):
+                args += ["--symlink", os.readlink(top), top]
+            elif os.path.isdir(top):
+                args += ["--ro-bind", top, top]
+        etc = [p for p in _ETC_BINDS if os.path.exists(p)]
+        for pattern in _ETC_GLOBS:
+            etc.extend(sorted(glob.glob(pattern)))
+        for path in etc + list(self.extra_ro_binds):
+            args += ["--ro-bind-try", path, path]
+        return args
 
     def _bwrap_args(self, job_dir: Path, env: dict[str, str], fds: dict[str, int]) -> list[str]:
         size = self.work_dir_mb * 1024 * 1024
@@ -1510,17 +1617,9 @@ class LocalSandbox(Sandbox):
             args.append("--disable-userns")  # no nested namespaces: less kernel surface
         if not self._is_root:
             args += ["--uid", str(SANDBOX_UID), "--gid", str(SANDBOX_GID)]
-        args += ["--ro-bind", "/usr", "/usr"]
-        for top in ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"):
-            if os.path.islink(top):
-                args += ["--symlink", os.readlink(top), top]
-            elif os.path.isdir(top):
-                args += ["--ro-bind", top, top]
-        etc = [p for p in _ETC_BINDS if os.path.exists(p)]
-        for pattern in _ETC_GLOBS:
-            etc.extend(sorted(glob.glob(pattern)))
-        for path in etc + list(self.extra_ro_binds):
-            args += ["--ro-bind-try", path, path]
+        if self._host_binds is None:
+            self._host_binds = self._find_host_binds()
+        args += self._host_binds
         for name in ("passwd", "group", "hosts"):
             if "--perms" in self._bwrap_opts:
                 args += ["--perms", "0444"]

@@ -259,16 +259,17 @@ def _local_leftovers(sandbox: LocalSandbox, before: set[int]) -> list[str]:
         idle = sandbox.idle_cgroups()
         for parent in cgroups.parents.values():
             tokens.append(parent.name)
-            runs = sorted(p.name for p in parent.glob("run-*"))
-            if runs:
-                problems.append(f"run cgroups left in {parent}: {runs}")
             # Launchers parked for the next runs are expected; nothing else.
-            extra = sorted(p.name for p in parent.glob("idle-*") if p.name not in idle)
-            if extra:
-                problems.append(f"idle cgroups of no launcher in {parent}: {extra}")
+            runs = sorted(p.name for p in parent.glob("run-*") if p.name not in idle)
+            if runs:
+                problems.append(f"run cgroups of no parked launcher left in {parent}: {runs}")
             if len(idle) > sandbox.prestart:
                 problems.append(f"more parked launchers than prestart: {sorted(idle)}")
+    # Parked launchers have dropped to the sandbox user already; they are expected.
+    parked = {launcher.proc.pid for launcher in sandbox._pool}
     for pid, membership in _uid_processes(SANDBOX_UID).items():
+        if pid in parked:
+            continue
         if any(token in membership for token in tokens):
             problems.append(f"process {pid} is still in the sandbox's cgroups: {membership}")
         elif pid not in before and not _foreign(membership):

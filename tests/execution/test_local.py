@@ -306,3 +306,55 @@ def test_leftovers_of_a_dead_server_are_removed_at_start(tmp_path: Path) -> None
     asyncio.run(scenario())
     assert not (root / f"job-{child}-abc").exists()
     assert alive.exists()
+
+
+def _limits_seen(sh: str, script: str) -> dict[str, tuple[str, str]]:
+    """(soft, hard) per limit, as a child of ``sh`` sees them after ``script``."""
+    out = subprocess.run(
+        [sh, "-c", script + "exec cat /proc/self/limits"], capture_output=True, text=True
+    )
+    assert out.returncode == 0, out.stderr
+    seen = {}
+    for line in out.stdout.splitlines()[1:]:
+        name, soft, hard = line[:26].strip(), *line[26:].split()[:2]
+        seen[name] = (soft, hard)
+    return seen
+
+
+@pytest.mark.parametrize("shell", ["dash", "bash", "sh"])
+def test_the_launchers_ulimit_lines_set_every_run_limit(shell: str) -> None:
+    """A parked launcher sets a run's rlimits with its own ``ulimit``: each shell's
+    options and units, soft below hard, nothing above what the server itself has."""
+    sh = shutil.which(shell)
+    if sh is None:
+        pytest.skip(f"{shell} is not installed")
+    ulimit = local_module._Ulimit.probe(sh)
+    if shell != "sh":
+        expected = {"dash": ("-p", 512), "bash": ("-u", 1024)}[shell]
+        assert (ulimit.nproc_flag, ulimit.fsize_block) == expected
+    resource = local_module.resource
+    nofile_hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    script = "".join(
+        [
+            ulimit.lines(resource.RLIMIT_CPU, 4, 3),
+            ulimit.lines(resource.RLIMIT_FSIZE, 1024 * 1024),
+            ulimit.lines(resource.RLIMIT_NOFILE, nofile_hard + 100),
+            ulimit.lines(resource.RLIMIT_CORE, 0),
+            ulimit.lines(resource.RLIMIT_AS, 768 * 1024 * 1024),
+            ulimit.lines(resource.RLIMIT_NPROC, 321),
+        ]
+    )
+    seen = _limits_seen(sh, script)
+    assert seen["Max cpu time"] == ("3", "4")
+    assert seen["Max file size"] == (str(1024 * 1024),) * 2
+    # Asked for more than the server's hard limit: the server's, not an error.
+    expected_nofile = "unlimited" if nofile_hard == resource.RLIM_INFINITY else str(nofile_hard)
+    assert seen["Max open files"] == (expected_nofile,) * 2
+    assert seen["Max core file size"] == ("0", "0")
+    assert seen["Max address space"] == (str(768 * 1024 * 1024),) * 2
+    assert seen["Max processes"] == ("321", "321")
+    # A limit the shell cannot set ends the launch (exit 125) instead of running unlimited.
+    failed = subprocess.run(
+        [sh, "-c", "ulimit -t nonsense || exit 125\necho ran"], text=True, capture_output=True
+    )
+    assert failed.returncode == 125 and "ran" not in failed.stdout
