@@ -7,6 +7,7 @@ Operators write URLs the usual way (``sqlite:///path``, ``postgresql://user@host
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -191,6 +192,7 @@ class Database:
         if self.backend == "sqlite":
             _sqlite_pragmas(self.engine.sync_engine)
         self._sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        self._lock: tuple[asyncio.AbstractEventLoop, asyncio.Lock] | None = None
 
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:
@@ -199,7 +201,7 @@ class Database:
         Connection failures become :class:`DependencyDown` (503 naming the database).
         """
         try:
-            async with self._sessions() as session, session.begin():
+            async with self._turn(), self._sessions() as session, session.begin():
                 yield session
         except _CONNECTION_ERRORS as e:
             if not _is_connection_error(e) or (
@@ -208,6 +210,25 @@ class Database:
                 raise
             log.warning("database unavailable: %s", e)
             raise DependencyDown("database") from e
+
+    @asynccontextmanager
+    async def _turn(self) -> AsyncIterator[None]:
+        """SQLite: one transaction of this process at a time, in arrival order.
+
+        Every SQLite transaction takes the write lock at BEGIN; a second one would wait
+        in SQLite's busy handler, which sleeps 1, 2, 5, 10... ms between tries. Waiting
+        here instead hands the lock over as soon as it is free. Other processes sharing
+        the file still meet the busy timeout.
+        """
+        if self.backend != "sqlite":
+            yield
+            return
+        loop = asyncio.get_running_loop()
+        if self._lock is None or self._lock[0] is not loop:
+            # An asyncio.Lock belongs to one event loop (tests run several in turn).
+            self._lock = (loop, asyncio.Lock())
+        async with self._lock[1]:
+            yield
 
     async def ping(self) -> None:
         """Raise DependencyDown when the database does not answer."""
