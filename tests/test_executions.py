@@ -280,6 +280,44 @@ async def test_restart_requeues_queued_runs_and_finishes_interrupted_ones(
     assert "stopped" in rows[running.id].message
 
 
+async def test_a_handed_over_run_no_one_may_claim_is_stopped_and_shows_nothing(
+    api: Any, jp_serverapp: Any
+) -> None:
+    """The in-process queue hands the stored row to the runner, which starts the program
+    while the claim commits. A run cancelled while queued is claimed by no one: the
+    program is stopped, nothing of it is published, and the cancelled row stays."""
+    app = muscode(jp_serverapp)
+    first = await run(api, {"language": "python", "source": "print('template')"})
+    async with app.db.session() as s:
+        template = await s.get(Execution, first["id"])
+        request = dict(template.request)
+        request["files"] = [
+            {
+                **request["files"][0],
+                "content": "import time\nprint('leaked', flush=True)\ntime.sleep(60)\n",
+            }
+        ]
+        row = Execution(
+            owner="owner",
+            language="python",
+            status="done",
+            verdict="cancelled",
+            message="cancelled before it started",
+            request=request,
+            created_at=utcnow(),
+            finished_at=utcnow(),
+        )
+        s.add(row)
+    started = asyncio.get_running_loop().time()
+    await asyncio.wait_for(app.executions.runner.run(row.id, handoff=row), 30)
+    assert asyncio.get_running_loop().time() - started < 20  # not the program's 60 s
+    assert not app.executions.bus_has(row.id)  # no status, no "leaked"
+    async with app.db.session() as s:
+        after = await s.get(Execution, row.id)
+    assert (after.status, after.verdict, after.result) == ("done", "cancelled", None)
+    assert after.message == "cancelled before it started" and after.attempts == 0
+
+
 async def test_health_reports_the_executor(api: Any) -> None:
     reply = await api("GET", "health", headers={"Authorization": ""})
     assert reply.json["checks"] == {"database": "ok", "queue": "ok", "executor": "ok"}

@@ -48,7 +48,7 @@ class ExecutionListHandler(MuscodeHandler):
         if not wait:
             self.write_json(run, 201, location=location)
             return
-        run = await self.muscode.executions.wait(self.caller, run["id"], timeout)
+        run = await self.muscode.executions.wait(self.caller, run["id"], timeout, submitted=run)
         self.write_json(run, 200 if run["status"] == "done" else 202, location=location)
 
     def _timeout(self) -> float:

@@ -6,17 +6,20 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Awaitable
-from typing import Protocol
+from typing import Any, Protocol
 
 
 class JobHandler(Protocol):
     """Called with one execution id; must not raise (it records failures itself).
 
     ``redelivered`` is true when the queue hands out a job again because the worker
-    that had it stopped (was killed) before finishing it.
+    that had it stopped (was killed) before finishing it. ``handoff`` is what the
+    submitter passed to :meth:`Queue.put` when the queue runs jobs in this process.
     """
 
-    def __call__(self, execution_id: str, *, redelivered: bool = False) -> Awaitable[None]: ...
+    def __call__(
+        self, execution_id: str, *, redelivered: bool = False, handoff: Any = None
+    ) -> Awaitable[None]: ...
 
 
 class Queue(abc.ABC):
@@ -34,8 +37,12 @@ class Queue(abc.ABC):
         """Stop consuming; jobs in flight are cancelled, queued ones stay queued."""
 
     @abc.abstractmethod
-    async def put(self, execution_id: str) -> None:
-        """Enqueue one execution (its database row exists already)."""
+    async def put(self, execution_id: str, handoff: Any = None) -> None:
+        """Enqueue one execution (its database row exists already).
+
+        ``handoff`` (the stored row) reaches the handler only when the job runs in this
+        process; a queue that crosses processes drops it, and the handler reads the row.
+        """
 
     @abc.abstractmethod
     def depth(self) -> int:

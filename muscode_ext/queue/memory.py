@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import Any
 
 from .base import JobHandler, Queue
 
@@ -19,7 +20,7 @@ class InProcessQueue(Queue):
 
     def __init__(self, concurrency: int = 2) -> None:
         self.concurrency = concurrency
-        self._queue: asyncio.Queue[str] = asyncio.Queue()
+        self._queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
         self._workers: list[asyncio.Task[None]] = []
 
     async def start(self, handler: JobHandler) -> None:
@@ -30,9 +31,9 @@ class InProcessQueue(Queue):
 
     async def _work(self, handler: JobHandler) -> None:
         while True:
-            execution_id = await self._queue.get()
+            execution_id, handoff = await self._queue.get()
             try:
-                await handler(execution_id)
+                await handler(execution_id, handoff=handoff)
             except asyncio.CancelledError:
                 raise
             except Exception:  # the handler records failures; this is a last resort
@@ -40,8 +41,8 @@ class InProcessQueue(Queue):
             finally:
                 self._queue.task_done()
 
-    async def put(self, execution_id: str) -> None:
-        self._queue.put_nowait(execution_id)
+    async def put(self, execution_id: str, handoff: Any = None) -> None:
+        self._queue.put_nowait((execution_id, handoff))
 
     def depth(self) -> int:
         return self._queue.qsize()

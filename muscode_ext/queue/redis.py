@@ -148,7 +148,7 @@ class RedisQueue(Queue):
             await asyncio.wait(self._consumers, timeout=timeout)
         return len(self._inflight)
 
-    async def put(self, execution_id: str) -> None:
+    async def put(self, execution_id: str, handoff: Any = None) -> None:
         try:
             await self._redis.xadd(self.keys.jobs, JobMessage(execution_id, time.time()).fields())
         except REDIS_DOWN as e:

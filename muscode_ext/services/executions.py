@@ -425,7 +425,7 @@ class ExecutionService:
         """Queue stored runs; on a queue failure the rest are finished and 503 raised."""
         for i, row in enumerate(rows):
             try:
-                await self.queue.put(row.id)
+                await self.queue.put(row.id, handoff=row)
             except DependencyDown:
                 # The client hears 503: the runs not queued must not run later unseen.
                 await self._abandon([r.id for r in rows[i:]])
@@ -631,19 +631,38 @@ class ExecutionService:
         await self.start()
         return execution_json(await self._row(caller, execution_id, read_only=True))
 
-    async def wait(self, caller: Caller, execution_id: str, timeout: float) -> dict[str, Any]:
-        """The run once done, or as it is when ``timeout`` seconds have passed."""
-        row = await self._row(caller, execution_id)
-        if row.status != "done":
+    async def wait(
+        self,
+        caller: Caller,
+        execution_id: str,
+        timeout: float,
+        *,
+        submitted: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """The run once done, or as it is when ``timeout`` seconds have passed.
 
-            async def until_done() -> None:
-                async for _event in self.bus.subscribe(execution_id):
-                    pass  # the iteration ends after "done"
-
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(until_done(), timeout)
+        ``submitted`` is the run as :meth:`submit` just returned it to this caller: it
+        is theirs and not done, so there is nothing to look up before listening (the
+        bus keeps a finished run's events for a while, so none is missed).
+        """
+        if submitted is None:
             row = await self._row(caller, execution_id)
-        return execution_json(row)
+            if row.status == "done":
+                return execution_json(row)
+
+        async def until_done() -> dict[str, Any] | None:
+            async for event in self.bus.subscribe(execution_id):
+                if event.get("type") == "done" and isinstance(event.get("result"), dict):
+                    return dict(event["result"])
+            return None
+
+        result = None
+        with contextlib.suppress(asyncio.TimeoutError):
+            result = await asyncio.wait_for(until_done(), timeout)
+        # The done event carries the stored result; without it, ask the database.
+        return (
+            result if result is not None else execution_json(await self._row(caller, execution_id))
+        )
 
     async def list_runs(
         self,

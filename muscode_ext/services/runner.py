@@ -84,14 +84,15 @@ class ExecutionRunner:
         """Mark the run ``running`` if this worker may run it; None if not."""
         now = utcnow()
         async with self.db.session() as s:
-            result = await s.execute(
+            claimed = await s.scalar(
                 update(Execution)
                 .where(Execution.id == execution_id, Execution.status == "queued")
                 .values(status="running", started_at=now, attempts=Execution.attempts + 1)
+                .returning(Execution)
                 .execution_options(synchronize_session=False)
             )
-            if result.rowcount == 1:  # type: ignore[attr-defined]
-                return await s.get(Execution, execution_id)
+            if claimed is not None:
+                return claimed
             if not redelivered:
                 return None
             # Handed out again because its worker died mid-run.
@@ -146,20 +147,36 @@ class ExecutionRunner:
         )
         return job, Limits(**req["limits"]), req
 
-    async def run(self, execution_id: str, *, redelivered: bool = False) -> None:
-        """Run one execution to its end. Never raises (except cancellation)."""
-        row = await self._claim(execution_id, redelivered=redelivered)
-        if row is None:
-            return
-        self.audit.run_started(row)
-        await self.bus.publish(execution_id, {"type": "status", "status": "running"})
-        await self.bus.notify(row.owner, status_notice(row, "running"))
+    async def run(
+        self, execution_id: str, *, redelivered: bool = False, handoff: Any = None
+    ) -> None:
+        """Run one execution to its end. Never raises (except cancellation).
 
+        ``handoff`` is the stored row when the in-process queue passes it along: the
+        program then starts while its claim commits, and nothing of the run is
+        published (status, output) or stored until the claim has; a run claimed by no
+        one (cancelled while queued) is stopped and dropped. Otherwise the claim comes
+        first, and it reads the row.
+        """
         cancel = asyncio.Event()
+        if isinstance(handoff, Execution) and handoff.id == execution_id and not redelivered:
+            row = handoff
+            claim = self._claim(execution_id, redelivered=False)
+            begun = asyncio.ensure_future(self._begin(execution_id, claim, cancel))
+        else:
+            claimed = await self._claim(execution_id, redelivered=redelivered)
+            if claimed is None:
+                return
+            row = claimed
+            begun = asyncio.ensure_future(self._begin(execution_id, _ready(claimed), cancel))
+            await begun
+
         stdin_queue: asyncio.Queue[bytes | None] = asyncio.Queue()
         listener = asyncio.create_task(self._listen(execution_id, cancel, stdin_queue))
 
         async def on_output(stream: Stream, chunk: bytes) -> None:
+            if await begun is None:
+                return  # not ours to run: nothing of it is shown
             text = chunk.decode("utf-8", errors="replace")
             await self.bus.publish(execution_id, {"type": stream, "data": text})
 
@@ -204,7 +221,27 @@ class ExecutionRunner:
             listener.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await listener
-            await self._store(row, verdict, message, result)
+            claimed_row = await begun
+            if claimed_row is not None:
+                await self._store(claimed_row, verdict, message, result)
+
+    async def _begin(
+        self, execution_id: str, claim: Awaitable[Execution | None], cancel: asyncio.Event
+    ) -> Execution | None:
+        """Announce the run once ``claim`` has it; without it, stop the run."""
+        try:
+            row = await claim
+        except Exception:
+            # The row stays queued: recovery (or the queue's redelivery) runs it later.
+            log.exception("could not mark execution %s running", execution_id)
+            row = None
+        if row is None:
+            cancel.set()
+            return None
+        self.audit.run_started(row)
+        await self.bus.publish(row.id, {"type": "status", "status": "running"})
+        await self.bus.notify(row.owner, status_notice(row, "running"))
+        return row
 
     async def _listen(
         self, execution_id: str, cancel: asyncio.Event, stdin: asyncio.Queue[bytes | None]
@@ -222,19 +259,29 @@ class ExecutionRunner:
         self, row: Execution, verdict: str, message: str | None, result: dict[str, Any] | None
     ) -> None:
         stored = False
+        done = {
+            "status": "done",
+            "verdict": verdict,
+            "message": message,
+            "result": result,
+            "finished_at": utcnow(),
+        }
         try:
             async with self.db.session() as s:
-                fresh = await s.get(Execution, row.id)
-                if fresh is not None:
-                    fresh.status, fresh.verdict, fresh.message = "done", verdict, message
-                    fresh.result, fresh.finished_at = result, utcnow()
-                    await s.flush()
-                    row = fresh
-                    stored = True
+                update_done = await s.execute(
+                    update(Execution)
+                    .where(Execution.id == row.id)
+                    .values(**done)
+                    .execution_options(synchronize_session=False)
+                )
+                stored = update_done.rowcount == 1  # type: ignore[attr-defined]
         except Exception:
             # The row stays "running": recovery (or the queue's redelivery) finishes it.
             log.exception("could not store the result of execution %s", row.id)
         if stored:
+            # The claimed row plus what was just written: the stored run, unread.
+            for key, value in done.items():
+                setattr(row, key, value)
             _observe(row, self.sandbox.name)
             await self._announce_done(row)
 
@@ -255,6 +302,10 @@ class ExecutionRunner:
         url = row.request.get("callback_url")
         if url and self.callbacks is not None:
             self.callbacks.send_later(url, execution_json(row))
+
+
+async def _ready(row: Execution) -> Execution:
+    return row
 
 
 def _observe(row: Execution, backend: str) -> None:
