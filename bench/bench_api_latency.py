@@ -8,6 +8,9 @@ the p50/p90 latencies are printed next to:
   compile and the run, as MUSCode does);
 - for docker, a plain `docker run --rm` of the runner image doing the same work.
 
+The floor and the API are sampled in turn (one host run, one API run, ...), so noise on
+a shared machine (other tenants, CPU frequency) lands on both sides of each ratio.
+
 Then sustained runs per second with several clients keeping both cores busy.
 
     .venv/bin/python bench/bench_api_latency.py [--runs 20] [--backends local,docker]
@@ -52,6 +55,8 @@ HOST_COMMANDS = {
     "java": ["javac -d . Main.java", "java -cp . Main"],
 }
 TOKEN = "bench-token"
+#: Runs per language before measuring.
+WARM_UP = 3
 
 
 def pct(values: list[float], q: float) -> float:
@@ -223,7 +228,6 @@ def main() -> None:
     languages = args.languages.split(",")
 
     print(f"# {args.runs} runs each; p50 / p90 in ms; ratio = MUSCode p50 / floor p50\n")
-    floors = {lang: time_host(lang, args.runs) for lang in languages}
     for backend in args.backends.split(","):
         server = Server(backend)
         try:
@@ -234,9 +238,13 @@ def main() -> None:
             print(header)
             print("|" + "---|" * (header.count("|") - 1))
             for lang in languages:
-                server.run(lang)  # warm-up (pools, page cache, JIT caches)
-                api = [server.run(lang) for _ in range(args.runs)]
-                host = statistics.median(floors[lang])
+                for _ in range(WARM_UP):  # pools, page cache, lazily built state
+                    server.run(lang)
+                floor, api = [], []
+                for _ in range(args.runs):
+                    floor += time_host(lang, 1)
+                    api.append(server.run(lang))
+                host = statistics.median(floor)
                 line = (
                     f"| {lang} | {host * 1000:.0f} | {statistics.median(api) * 1000:.0f} | "
                     f"{pct(api, 0.9) * 1000:.0f} | {statistics.median(api) / host:.2f} |"
