@@ -301,3 +301,40 @@ def test_runsc_runs_hello_world(loop: asyncio.AbstractEventLoop) -> None:
         assert kernel != os.uname().release, kernel
     finally:
         loop.run_until_complete(sandbox.stop())
+
+
+def test_a_run_starts_with_the_jobs_files_as_the_host_wrote_them(
+    loop: asyncio.AbstractEventLoop, sandbox: Any
+) -> None:
+    """Each run gets its own writable copy of the job's files (nested directories
+    included) with their modes and modification times, whichever process copies them
+    (run.sh under runc, the relay under gVisor)."""
+    check = (
+        "import os\n"
+        "for rel in ('main.py', 'pkg', 'pkg/util.py', 'pkg/deep', 'pkg/deep/data.txt'):\n"
+        "    a, b = os.stat(rel), os.stat('/muscode/files/' + rel)\n"
+        "    print(rel, oct(a.st_mode), a.st_mode == b.st_mode,\n"
+        "          int(a.st_mtime) == int(b.st_mtime),\n"
+        "          os.path.isdir(rel) or a.st_size == b.st_size)\n"
+        "print(open('pkg/deep/data.txt').read())\n"
+        "open('pkg/new.txt', 'w').write('mine')\n"
+        "print('wrote', open('pkg/new.txt').read())\n"
+    )
+    job = Job(
+        language=DEFAULT_LANGUAGES["python"],
+        files=(
+            SourceFile("main.py", check.encode()),
+            SourceFile("pkg/util.py", b"X = 1\n"),
+            SourceFile("pkg/deep/data.txt", b"line one\nline two\n"),
+        ),
+        main="main.py",
+    )
+    result = loop.run_until_complete(execute(sandbox, job, limits=LIMITS))
+    assert result.verdict == "accepted", (result.stdout, result.stderr, result.message)
+    paths = ("main.py", "pkg", "pkg/util.py", "pkg/deep", "pkg/deep/data.txt")
+    for rel, line in zip(paths, result.stdout.splitlines()[: len(paths)], strict=True):
+        name, _mode, same_mode, same_mtime, same_size = line.split()
+        assert name == rel
+        assert (same_mode, same_mtime, same_size) == ("True", "True", "True"), line
+    assert "line one\nline two\n" in result.stdout
+    assert "wrote mine" in result.stdout
