@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from ..aio import wait_ended
 from .base import (
     CompileOutcome,
     Job,
@@ -207,8 +208,7 @@ class OutputCapture:
         dispatcher, self._dispatcher = self._dispatcher, None
         if dispatcher is not None and self._queue is not None:
             self._queue.put_nowait(None)
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await dispatcher
+            await wait_ended(dispatcher)
 
     def outcome(self) -> RunOutcome:
         """A RunOutcome holding the output; the backend adds the rest."""

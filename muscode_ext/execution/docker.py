@@ -83,6 +83,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any, TypeVar
 
+from ..aio import wait_ended
 from .base import (
     CompileOutcome,
     Job,
@@ -638,9 +639,7 @@ class _Pool:
         self.closed = True
         for task in list(self.tasks):
             task.cancel()
-        for task in list(self.tasks):
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await wait_ended(*self.tasks)
         while self.idle:
             self.sandbox._discard(self.idle.popleft())
 
@@ -973,9 +972,7 @@ class _Execution:
             self.timer.cancel()
         for task in self.tasks:
             task.cancel()
-        for task in self.tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await wait_ended(*self.tasks)
         self.tasks.clear()
         self._close_socket()
         await self.output.close()  # what was already read is delivered

@@ -60,6 +60,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from ..aio import wait_ended
 from .base import (
     CompileOutcome,
     Job,
@@ -662,9 +663,7 @@ class _Execution:
             self.pidfd = None
         for task in self.tasks:
             task.cancel()
-        for task in self.tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await wait_ended(*self.tasks)
         self._close_stdin()
         await self.output.close()  # what was already read is delivered
         self.spec.launcher.close_stdio()  # whatever was never handed over

@@ -22,6 +22,7 @@ from typing import Any
 from pycrdt import Doc, Text
 from pycrdt.websocket import YRoom
 
+from ..aio import wait_ended
 from ..auth import Caller
 from ..errors import Invalid, NotFound
 from ..store import Database, File, Project
@@ -83,13 +84,11 @@ class Room:
     async def close(self) -> None:
         await self.save()
         self._saver.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._saver
+        await wait_ended(self._saver)
         with contextlib.suppress(RuntimeError):
             await self.room.stop()
         self._running.cancel()
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await self._running
+        await wait_ended(self._running)
         self.doc.unobserve(self._subscription)
 
 
