@@ -86,3 +86,36 @@ async def test_the_api_runs_code_in_docker(api: Any, docker_ready: None) -> None
         assert reply.json["verdict"] == "accepted", reply.json
         assert reply.json["stdout"] in ("cba\n", "abc!\n")
     await asyncio.sleep(0)
+
+
+async def test_a_sqlite_transaction_that_never_ends_makes_others_503_not_hang(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """This process's SQLite transactions take turns; one that never ends (a bug, a
+    stuck call) must make the others fail with the database named, as SQLite's own busy
+    timeout would, never wait forever."""
+    from muscode_ext.errors import DependencyDown
+    from muscode_ext.store import db as db_module
+
+    url = f"sqlite:///{tmp_path}/muscode.sqlite"
+    db_module.ensure_schema(url, auto_upgrade=True)
+    database = db_module.Database(url)
+    monkeypatch.setattr(db_module, "SQLITE_BUSY_SECONDS", 0.5)
+    holding, release = asyncio.Event(), asyncio.Event()
+
+    async def hold() -> None:
+        async with database.session():
+            holding.set()
+            await release.wait()
+
+    holder = asyncio.create_task(hold())
+    await holding.wait()
+    with pytest.raises(DependencyDown) as refused:
+        async with database.session():
+            pass
+    assert refused.value.dependency == "database"
+    release.set()
+    await holder
+    async with database.session():  # and the turn passes on once it ends
+        pass
+    await database.dispose()

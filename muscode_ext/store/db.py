@@ -32,6 +32,9 @@ from ..errors import DependencyDown
 
 log = logging.getLogger(__name__)
 
+#: How long a SQLite transaction waits for another one to end before giving up (503).
+SQLITE_BUSY_SECONDS = 15
+
 MIGRATIONS = Path(__file__).parent / "migrations"
 UPGRADE_COMMAND = "jupyter muscode db upgrade"
 
@@ -79,7 +82,7 @@ def _sqlite_pragmas(engine: Engine) -> None:
         dbapi_conn.isolation_level = None
         cur = dbapi_conn.cursor()
         cur.execute("PRAGMA foreign_keys=ON")
-        cur.execute("PRAGMA busy_timeout=15000")
+        cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_SECONDS * 1000}")
         cur.execute("PRAGMA journal_mode=WAL")
         cur.close()
 
@@ -184,7 +187,7 @@ class Database:
         self.backend = parsed.get_backend_name()
         kwargs: dict[str, Any] = {}
         if self.backend == "sqlite":
-            kwargs["connect_args"] = {"timeout": 15}
+            kwargs["connect_args"] = {"timeout": SQLITE_BUSY_SECONDS}
         else:
             # Connections broken by a database restart are replaced, not reused.
             kwargs.update(pool_pre_ping=True, pool_size=10, max_overflow=20, pool_timeout=10)
@@ -227,8 +230,18 @@ class Database:
         if self._lock is None or self._lock[0] is not loop:
             # An asyncio.Lock belongs to one event loop (tests run several in turn).
             self._lock = (loop, asyncio.Lock())
-        async with self._lock[1]:
+        lock = self._lock[1]
+        try:
+            # As long as SQLite's own busy timeout: a transaction that never ends makes
+            # the others fail (503), never wait forever.
+            await asyncio.wait_for(lock.acquire(), SQLITE_BUSY_SECONDS)
+        except asyncio.TimeoutError:
+            log.warning("database busy: no transaction ended in %s s", SQLITE_BUSY_SECONDS)
+            raise DependencyDown("database") from None
+        try:
             yield
+        finally:
+            lock.release()
 
     async def ping(self) -> None:
         """Raise DependencyDown when the database does not answer."""
