@@ -9,8 +9,9 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from muscode_ext.services.runner import Handoff
 from muscode_ext.store import Execution
-from muscode_ext.store.models import utcnow
+from muscode_ext.store.models import new_id, utcnow
 
 from .conftest import need_service
 from .test_projects import make_project
@@ -283,9 +284,9 @@ async def test_restart_requeues_queued_runs_and_finishes_interrupted_ones(
 async def test_a_handed_over_run_no_one_may_claim_is_stopped_and_shows_nothing(
     api: Any, jp_serverapp: Any
 ) -> None:
-    """The in-process queue hands the stored row to the runner, which starts the program
-    while the claim commits. A run cancelled while queued is claimed by no one: the
-    program is stopped, nothing of it is published, and the cancelled row stays."""
+    """The in-process queue hands the row to the runner, which starts the program while
+    the run is claimed. A run cancelled while queued is claimed by no one: the program
+    is stopped, nothing of it is published, and the cancelled row stays."""
     app = muscode(jp_serverapp)
     first = await run(api, {"language": "python", "source": "print('template')"})
     async with app.db.session() as s:
@@ -308,14 +309,33 @@ async def test_a_handed_over_run_no_one_may_claim_is_stopped_and_shows_nothing(
             finished_at=utcnow(),
         )
         s.add(row)
-    started = asyncio.get_running_loop().time()
-    await asyncio.wait_for(app.executions.runner.run(row.id, handoff=row), 30)
-    assert asyncio.get_running_loop().time() - started < 20  # not the program's 60 s
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    await asyncio.wait_for(app.executions.runner.run(row.id, handoff=Handoff(row)), 30)
+    assert loop.time() - started < 20  # not the program's 60 s
     assert not app.executions.bus_has(row.id)  # no status, no "leaked"
     async with app.db.session() as s:
         after = await s.get(Execution, row.id)
     assert (after.status, after.verdict, after.result) == ("done", "cancelled", None)
     assert after.message == "cancelled before it started" and after.attempts == 0
+
+    # A run whose row could not be written (the database failed the submitter, who
+    # answered 503) is claimed by no one either, and leaves nothing behind.
+    unsaved = Execution(
+        id=new_id(), owner="owner", language="python", status="queued", request=request
+    )
+    written = loop.create_future()
+    running = asyncio.ensure_future(
+        app.executions.runner.run(unsaved.id, handoff=Handoff(unsaved, written))
+    )
+    await asyncio.sleep(0.5)
+    assert not running.done()  # the claim waits for the write to be over
+    written.set_result(None)
+    await asyncio.wait_for(running, 30)
+    assert loop.time() - started < 40
+    assert not app.executions.bus_has(unsaved.id)
+    async with app.db.session() as s:
+        assert await s.get(Execution, unsaved.id) is None
 
 
 async def test_health_reports_the_executor(api: Any) -> None:

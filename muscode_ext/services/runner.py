@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import update
 
 from .. import metrics
+from ..aio import wait_ended
 from ..audit import Audit
 from ..events import EventBus
 from ..execution.base import Job, Limits, Sandbox, SandboxUnavailable, SourceFile, Stream
@@ -152,16 +153,16 @@ class ExecutionRunner:
     ) -> None:
         """Run one execution to its end. Never raises (except cancellation).
 
-        ``handoff`` is the stored row when the in-process queue passes it along: the
-        program then starts while its claim commits, and nothing of the run is
-        published (status, output) or stored until the claim has; a run claimed by no
-        one (cancelled while queued) is stopped and dropped. Otherwise the claim comes
-        first, and it reads the row.
+        ``handoff`` (a :class:`Handoff`) comes from the in-process queue: the program
+        then starts while the run is claimed (once its row is written), and nothing of
+        the run is published (status, output) or stored until the claim has; a run
+        claimed by no one (cancelled while queued, or never stored) is stopped and
+        dropped. Otherwise the claim comes first, and it reads the row.
         """
         cancel = asyncio.Event()
-        if isinstance(handoff, Execution) and handoff.id == execution_id and not redelivered:
-            row = handoff
-            claim = self._claim(execution_id, redelivered=False)
+        if isinstance(handoff, Handoff) and handoff.row.id == execution_id and not redelivered:
+            row = handoff.row
+            claim = self._claim_handed_over(handoff)
             begun = asyncio.ensure_future(self._begin(execution_id, claim, cancel))
         else:
             claimed = await self._claim(execution_id, redelivered=redelivered)
@@ -219,11 +220,16 @@ class ExecutionRunner:
             message = "MUSCode failed to run this program; the error has been logged"
         finally:
             listener.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await listener
+            await wait_ended(listener)
             claimed_row = await begun
             if claimed_row is not None:
                 await self._store(claimed_row, verdict, message, result)
+
+    async def _claim_handed_over(self, handoff: Handoff) -> Execution | None:
+        if handoff.written is not None:
+            # Whether or not the write worked: the claim finds the row only if it did.
+            await asyncio.wait([handoff.written])
+        return await self._claim(handoff.row.id, redelivered=False)
 
     async def _begin(
         self, execution_id: str, claim: Awaitable[Execution | None], cancel: asyncio.Event
@@ -302,6 +308,15 @@ class ExecutionRunner:
         url = row.request.get("callback_url")
         if url and self.callbacks is not None:
             self.callbacks.send_later(url, execution_json(row))
+
+
+@dataclass
+class Handoff:
+    """A run passed to the in-process queue with its row; ``written`` (when given) is
+    done once the submitter's write of that row is over, successful or not."""
+
+    row: Execution
+    written: asyncio.Future[None] | None = None
 
 
 async def _ready(row: Execution) -> Execution:
