@@ -60,3 +60,25 @@ async def test_the_tasks_own_end_is_theirs() -> None:
     await wait_ended(failed, cancelled, None)
     assert cancelled.cancelled()
     assert isinstance(failed.exception(), ValueError)
+
+
+async def test_a_stopping_queue_worker_takes_no_next_job_even_if_a_handler_swallows() -> None:
+    """The in-process queue stops even when a job's handler swallowed the cancellation
+    (the server's shutdown must not wait forever on a worker gone back to its queue)."""
+    from muscode_ext.queue.memory import InProcessQueue
+
+    queue = InProcessQueue(concurrency=1)
+    started, seen = asyncio.Event(), []
+
+    async def handler(execution_id: str, **_: object) -> None:
+        seen.append(execution_id)
+        started.set()
+        with contextlib.suppress(asyncio.CancelledError):  # a careless handler
+            await asyncio.sleep(10)
+
+    await queue.start(handler)
+    await queue.put("first")
+    await queue.put("second")
+    await started.wait()
+    await asyncio.wait_for(queue.stop(), 5)
+    assert seen == ["first"]

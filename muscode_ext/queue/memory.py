@@ -22,15 +22,19 @@ class InProcessQueue(Queue):
         self.concurrency = concurrency
         self._queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
         self._workers: list[asyncio.Task[None]] = []
+        self._stopping = False
 
     async def start(self, handler: JobHandler) -> None:
+        self._stopping = False
         self._workers = [
             asyncio.create_task(self._work(handler), name=f"muscode-worker-{i}")
             for i in range(self.concurrency)
         ]
 
     async def _work(self, handler: JobHandler) -> None:
-        while True:
+        # Checked as well as cancellation: a handler that swallowed the cancel must not
+        # make a stopping worker take the next job (and the server wait for it forever).
+        while not self._stopping:
             execution_id, handoff = await self._queue.get()
             try:
                 await handler(execution_id, handoff=handoff)
@@ -48,6 +52,7 @@ class InProcessQueue(Queue):
         return self._queue.qsize()
 
     async def stop(self) -> None:
+        self._stopping = True
         for task in self._workers:
             task.cancel()
         await asyncio.gather(*self._workers, return_exceptions=True)
