@@ -272,11 +272,9 @@ def test_instructor_writes_an_assignment_in_the_editor(page: Page, lab_server: L
     editor = view(page, f"muscode-editor-{klass['id']}-new")
     editor.get_by_label("Title").fill("Sum two numbers")
     editor.get_by_label("Description (Markdown)").fill("Read *a* and *b*, print `a + b`.")
-    offered = (
-        editor.get_by_label("Language")
-        .locator("option")
-        .evaluate_all("options => options.map(o => o.value)")
-    )
+    options = editor.get_by_label("Language").locator("option")
+    expect(options).not_to_have_count(0)  # the list comes with the languages, async
+    offered = options.evaluate_all("options => options.map(o => o.value)")
     languages = lab_server.api("GET", "languages", expect=200)
     assert sorted(offered) == sorted(lang["id"] for lang in languages if lang["available"])
     editor.get_by_label("Language").select_option("python")
