@@ -13,6 +13,7 @@ import csv
 import io
 import re
 import secrets
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -476,3 +477,174 @@ def test_submissions_table_override_grades_csv_and_regrade(
     # the override survives the regrade
     (hals,) = lab_server.api("GET", f"assignments/{a['id']}/submissions?student=hal")
     assert hals["score"] == 1.5
+
+
+# -- keyboard, labels, dark theme ------------------------------------------------------
+
+#: The controls of ``root`` that have no accessible name (a screen reader says nothing).
+UNNAMED_CONTROLS = """(root) => {
+  const text = (s) => (s || '').replace(/\\s+/g, ' ').trim();
+  const unnamed = [];
+  let seen = 0;
+  const controls = root.querySelectorAll(
+    'button, input, select, textarea, summary, a[href], [role="button"], [tabindex]'
+  );
+  for (const el of controls) {
+    if (el.offsetParent === null || el.getAttribute('aria-hidden') === 'true') continue;
+    seen += 1;
+    const labelledBy = (el.getAttribute('aria-labelledby') || '').split(/\\s+/)
+      .map((id) => document.getElementById(id)?.textContent).join(' ');
+    const byContent = ['BUTTON', 'A', 'SUMMARY'].includes(el.tagName)
+      || el.getAttribute('role') === 'button';
+    const name = text(el.getAttribute('aria-label')) || text(labelledBy)
+      || text([...(el.labels || [])].map((l) => l.textContent).join(' '))
+      || (byContent ? text(el.textContent) : '') || text(el.getAttribute('title'));
+    if (!name && el.tagName !== 'DIV') unnamed.push(el.outerHTML.slice(0, 160));
+  }
+  return { seen, unnamed };
+}"""
+
+#: Relative luminance of an element's text and of the first background behind it.
+CONTRAST = """(el) => {
+  const rgb = (c) => (c.match(/[\\d.]+/g) || []).map(Number);
+  const lum = ([r, g, b]) => {
+    const f = (v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; };
+    return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b);
+  };
+  let bg = el;
+  while (bg && rgb(getComputedStyle(bg).backgroundColor)[3] === 0) bg = bg.parentElement;
+  return {
+    text: lum(rgb(getComputedStyle(el).color)),
+    background: lum(rgb(getComputedStyle(bg || document.body).backgroundColor)),
+  };
+}"""
+
+
+def assert_named_and_dark(view: Locator) -> None:
+    """Every control of ``view`` has a name, and its text is light on dark."""
+    controls = view.evaluate(UNNAMED_CONTROLS)
+    assert controls["seen"] > 0 and controls["unnamed"] == [], controls
+    seen = view.evaluate(CONTRAST)
+    assert seen["background"] < 0.2 < seen["text"], seen
+    # WCAG's contrast ratio for body text: at least 4.5:1.
+    assert (seen["text"] + 0.05) / (seen["background"] + 0.05) >= 4.5, seen
+
+
+@pytest.fixture
+def dark(page: Page) -> Iterator[LabUI]:
+    """The page in JupyterLab Dark; Light again afterwards (the setting is the server's)."""
+    ui = LabUI(page)
+    ui.use_theme("JupyterLab Dark")
+    expect(page.locator("body")).to_have_attribute("data-jp-theme-light", "false")
+    yield ui
+    if not page.locator(".jp-Dialog").is_visible():
+        ui.use_theme("JupyterLab Light")
+        expect(page.locator("body")).to_have_attribute("data-jp-theme-light", "true")
+
+
+def press_until_focused(page: Page, key: str, target: Locator, most: int = 12) -> None:
+    """Press ``key`` until ``target`` has the focus, as a keyboard user tabs along."""
+    for _ in range(most):
+        if target.evaluate("el => el === document.activeElement"):
+            return
+        page.keyboard.press(key)
+    expect(target).to_be_focused()
+
+
+@pytest.mark.as_user("kim")
+def test_student_starts_and_submits_by_keyboard_in_the_dark_theme(
+    page: Page, lab_server: LabServer, dark: LabUI
+) -> None:
+    klass = make_class(lab_server, {"kim": "student"})
+    a = make_assignment(lab_server, klass["id"])
+    ui = dark
+    panel = ui.open_panel()
+    expect(panel.locator(".muscode-Header-status")).to_contain_text("Signed in as kim")
+    refresh = panel.get_by_role("button", name="Refresh the classes")
+    refresh.focus()
+    page.keyboard.press("Enter")
+    row = panel.locator(f'.muscode-Class[data-class="{klass["slug"]}"]')
+    toggle = row.locator(".muscode-Class-toggle")
+    toggle.focus()
+    page.keyboard.press("Enter")
+    expect(toggle).to_have_attribute("aria-expanded", "true")
+    assignment = row.locator('.muscode-Assignment[data-assignment="Shout"]')
+    assignment.locator(".muscode-Assignment-open").focus()
+    page.keyboard.press("Enter")
+    v = view(page, f"muscode-assignment-{a['id']}")
+    assert_named_and_dark(panel)
+
+    start = v.locator(".muscode-Assignment-start")
+    start.focus()
+    page.keyboard.press("Enter")
+    expect(assignment).to_have_attribute("data-status", "started")
+    ui.tab("Shout").click()
+    # Check, then Tab to Submit: the actions are in the tab order, in reading order.
+    check = v.locator(".muscode-Assignment-check")
+    expect(check).to_be_enabled()
+    check.focus()
+    page.keyboard.press("Enter")
+    expect(v.locator(".muscode-Check")).to_contain_text("visible tests pass", timeout=60_000)
+    submit = v.locator(".muscode-Assignment-submit")
+    check.focus()
+    press_until_focused(page, "Tab", submit, most=3)
+    page.keyboard.press("Enter")
+    dialog = ui.dialog()
+    expect(dialog.get_by_role("button", name="Submit")).to_be_focused()
+    page.keyboard.press("Enter")
+    latest = v.locator(".muscode-Submissions-mine .muscode-Submission")
+    expect(latest).to_have_attribute("data-status", "graded", timeout=60_000)
+    # The starter prints nothing: both tests fail, the hidden one as "Failed" only.
+    expect(latest.locator(".muscode-Submission-score")).to_contain_text("Attempt 1: score 0 / 3")
+    expect(latest.locator('tr[data-test="quiet"] .muscode-Submission-result')).to_have_text(
+        "Failed"
+    )
+    assert_named_and_dark(v)
+    shot(page, "29-assignment-dark-keyboard")
+    (mine,) = lab_server.api_as("kim", "GET", f"assignments/{a['id']}/submissions").body
+    assert mine["attempt"] == 1 and mine["score"] == 0
+
+
+def test_staff_views_by_keyboard_in_the_dark_theme(
+    page: Page, lab_server: LabServer, dark: LabUI
+) -> None:
+    klass = make_class(lab_server, {"student": "instructor", "lee": "student"})
+    a = make_assignment(lab_server, klass["id"])
+    submit_as(lab_server, "lee", a["id"], HALF_RIGHT)
+    ui = dark
+    row = open_class(ui, klass["slug"])
+
+    # Each staff view opens from the keyboard, names every control and follows the theme.
+    for button, widget_id in (
+        ("Roster", f"muscode-roster-{klass['id']}"),
+        ("Grades", f"muscode-gradebook-{klass['id']}"),
+        ("Edit Shout", f"muscode-editor-{klass['id']}-{a['id']}"),
+        ("Submissions of Shout", f"muscode-submissions-{a['id']}"),
+    ):
+        row.get_by_role("button", name=button).focus()
+        page.keyboard.press("Enter")
+        assert_named_and_dark(view(page, widget_id))
+    subs = view(page, f"muscode-submissions-{a['id']}")
+
+    # Override lee's score without the mouse: Enter opens the form with the score
+    # focused, Tab moves to the comment, then on to "Set score".
+    lee = subs.locator('tr[data-student="lee"]')
+    expect(lee.locator(".muscode-Submissions-score")).to_contain_text("1 / 3")
+    lee.get_by_role("button", name="Override the score of lee").focus()
+    page.keyboard.press("Enter")
+    dialog = ui.dialog()
+    score = dialog.get_by_label("Score (points)")
+    expect(score).to_be_focused()
+    page.keyboard.press("Control+A")
+    page.keyboard.type("2")
+    page.keyboard.press("Tab")
+    expect(dialog.get_by_label("Comment for the student")).to_be_focused()
+    page.keyboard.type("Typed, not clicked.")
+    press_until_focused(page, "Tab", dialog.get_by_role("button", name="Set score"), most=4)
+    assert_named_and_dark(dialog)
+    shot(page, "30-override-dark-keyboard")
+    page.keyboard.press("Enter")
+    expect(dialog).to_be_hidden()
+    expect(lee.locator(".muscode-Submissions-score")).to_contain_text("2 / 3")
+    (lees,) = lab_server.api("GET", f"assignments/{a['id']}/submissions?student=lee")
+    assert lees["score"] == 2 and lees["override"]["comment"] == "Typed, not clicked."
