@@ -6,6 +6,7 @@ from __future__ import annotations
 import abc
 import asyncio
 import contextlib
+import decimal
 import inspect
 import io
 import logging
@@ -94,6 +95,8 @@ class BuildEntry:
     path: PurePosixPath
     content: bytes | None
     executable: bool = False
+    #: The file's modification time to the nanosecond, where the archive has it (pax).
+    mtime_ns: int | None = None
 
 
 def build_entries(archive: bytes, job: Job) -> Iterator[BuildEntry]:
@@ -124,7 +127,23 @@ def build_entries(archive: bytes, job: Job) -> Iterator[BuildEntry]:
             elif member.isfile():
                 data = tar.extractfile(member)
                 if data is not None:
-                    yield BuildEntry(rel, data.read(), bool(member.mode & 0o111))
+                    executable = bool(member.mode & 0o111)
+                    yield BuildEntry(rel, data.read(), executable, _exact_mtime_ns(member))
+
+
+def _exact_mtime_ns(member: tarfile.TarInfo) -> int | None:
+    """A pax archive's mtime as written ("1795998776.907711236"), without a float's
+    rounding; None if the archive has none or it is not a plain decimal."""
+    text = member.pax_headers.get("mtime")
+    if text is None:
+        return None
+    try:
+        value = decimal.Decimal(text)
+    except decimal.InvalidOperation:
+        return None
+    if not value.is_finite() or not 0 <= value < 2**40:
+        return None
+    return int(value.scaleb(9))
 
 
 def compile_limit_note(outcome: RunOutcome, limits: Limits) -> str:

@@ -167,6 +167,16 @@ _COUNTERS_SCRIPT = [
     '  [ -r "$f" ] && read -r MUSCODE_MEM < "$f"',
     "done",
 ]
+# The work dir after a build, as an archive on stdout. pax keeps each file's mtime to the
+# nanosecond, which the host restores: every run of the job, in the build's own container
+# or in a fresh one, sees the build's artefacts as the compiler left them.
+_TAR_BOX = f"tar --format=posix -C {BOX} -cf - ."
+# The end marker, written by run.sh to both streams.
+_END_LINE = (
+    "printf '\\000muscode-end %s %s %s %s %s %s\\n'"
+    ' "$MUSCODE_NONCE" "$MUSCODE_STATUS" "$MUSCODE_OOM" "$MUSCODE_PIDS"'
+    ' "$MUSCODE_CPU" "$MUSCODE_MEM"'
+)
 # Tasks in the container that are not the program: PID 1's sh (cp and tar run alone,
 # before and after the program).
 _PIDS_OVERHEAD = 1
@@ -392,7 +402,14 @@ def _owner_of(name: str) -> str:
     return name.split("-", 1)[0]
 
 
-def _write_file(base: Path, rel: PurePosixPath, content: bytes, *, executable: bool) -> None:
+def _write_file(
+    base: Path,
+    rel: PurePosixPath,
+    content: bytes,
+    *,
+    executable: bool,
+    mtime_ns: int | None = None,
+) -> None:
     """Write one file below ``base`` (made by us), never following a symlink."""
     parent = base
     for part in rel.parts[:-1]:
@@ -409,6 +426,8 @@ def _write_file(base: Path, rel: PurePosixPath, content: bytes, *, executable: b
         view = memoryview(content)
         while view:
             view = view[os.write(fd, view) :]
+        if mtime_ns is not None:
+            os.utime(fd, ns=(mtime_ns, mtime_ns))
     finally:
         os.close(fd)
 
@@ -417,7 +436,13 @@ def _unpack_build(archive: bytes, files: Path, job: Job) -> None:
     """Unpack what to keep of the compile step's archive into ``files``."""
     for entry in build_entries(archive, job):
         if entry.content is not None:
-            _write_file(files, entry.path, entry.content, executable=entry.executable)
+            _write_file(
+                files,
+                entry.path,
+                entry.content,
+                executable=entry.executable,
+                mtime_ns=entry.mtime_ns,
+            )
             continue
         path = files
         for part in entry.path.parts:
@@ -677,6 +702,8 @@ class _RunSpec:
     profile: _Profile
     stdin: StdinSource = b""
     on_output: OutputCallback | None = None
+    #: A compile step whose container waits for the job's first run if it succeeds.
+    keep: bool = False
 
 
 class _Execution:
@@ -719,6 +746,8 @@ class _Execution:
         #: CPU ns and peak memory the container's cgroup saw, from the marker (0: unknown).
         self.inside_cpu_ns = 0
         self.inside_mem_peak = 0
+        #: The container lives on, attached, for the job's first run (``spec.keep``).
+        self.kept = False
 
     async def run(self) -> RunOutcome:
         sb = self.sandbox
@@ -759,6 +788,12 @@ class _Execution:
             and (status != 128 + 9 or self.oom_kills > 0)
         ):
             self.exited = True
+            if self.spec.keep and status == 0 and not (self.oom_kills or self.forks_refused):
+                # The build succeeded and hit no limit: its container waits, attached,
+                # for the job's first run.
+                self.kept = not self.pids_hit
+            if self.kept:
+                self.slot.sock, self.sock, self.raw = self.sock, None, None
             await self._stop_tasks()
             self._measure_final()
             return self._outcome({"ExitCode": status, "OOMKilled": self.oom_kills > 0})
@@ -898,6 +933,8 @@ class _Execution:
             raise
         except Exception:
             log.exception("reading the run's stdin failed")
+        if self.spec.keep:
+            return  # the job's first run, in this container, feeds (and ends) stdin
         # End of input: the container was created with StdinOnce, so the engine closes
         # the program's stdin when we close our half.
         with contextlib.suppress(OSError):
@@ -1196,7 +1233,7 @@ class DockerSandbox(Sandbox):
         )
         job_dir = await self._call(self._make_job_dir)
         try:
-            outcome = await self._run_in_container(
+            outcome, _ = await self._run_in_container(
                 job,
                 argv,
                 files=job_dir / "files",
@@ -1224,7 +1261,7 @@ class DockerSandbox(Sandbox):
         try:
             await self._call(self._write_sources, job, job_dir / "files")
             if job.language.compiled:
-                program.compile = await self._compile(job, job_dir, program.cleanups)
+                program.compile = await self._compile(program)
             yield program
         finally:
             # Shielded: a second cancellation must not leave the job's files behind.
@@ -1232,6 +1269,7 @@ class DockerSandbox(Sandbox):
 
     async def _end_job(self, program: _DockerProgram, job_dir: Path) -> None:
         # Every container of the job is gone before the job is.
+        await self._drop_kept(program)
         if program.cleanups:
             await asyncio.wait(program.cleanups)
         await self._call(remove_tree, job_dir)
@@ -1598,14 +1636,28 @@ class DockerSandbox(Sandbox):
         for source in job.files:
             _write_file(files, _safe_relpath(source.path), source.content, executable=False)
 
-    def _script(self, job: Job, argv: list[str], limits: Limits, *, compile_step: bool) -> str:
+    def _script(
+        self,
+        job: Job,
+        argv: list[str],
+        limits: Limits,
+        *,
+        compile_step: bool,
+        then_wait: bool = False,
+        copy_files: bool = True,
+    ) -> str:
+        """The shell script PID 1 runs for one step. ``then_wait``: a compile step whose
+        container, once the build succeeded, waits for the job's first run
+        (``next.sh``) instead of ending. ``copy_files``: False for that run, whose
+        files (and build) are already in the work dir."""
         soft, hard = _cpu_rlimits(limits)
         lines = ["# Written by MUSCode for one run; PID 1 of the container runs it."]
-        if not self._relays:
+        if not self._relays and copy_files:
             # Copies keep the build's timestamps: every run of a job sees the same
             # artefact, as it would in the compiler's own directory. (The relay copies
             # them itself.)
             lines.append(f"cp -R --preserve=mode,timestamps {CONTROL}/files/. {BOX}/ || exit 125")
+        limit_at = len(lines)
         lines += [
             # RLIMIT_CPU per process: the backstop behind the cgroup CPU watchdog.
             f"ulimit -S -t {soft}",
@@ -1625,13 +1677,15 @@ class DockerSandbox(Sandbox):
                 raise ValueError(f"invalid environment variable name {key!r}")
             lines.append(f"export {key}={shlex.quote(value)}")
         command = " ".join(shlex.quote(part) for part in argv)
+        if then_wait and not self._relays:
+            return self._build_then_wait(lines, limit_at, command)
         if self._relays:
             # PID 1 (the relay) read the nonce and writes the end markers; stdout and
             # stderr are its pipes.
             if compile_step:
                 lines += [
                     "exec 3>&2 2>/dev/null",
-                    f"(exec {command} >&3 2>&3 3>&-) && exec tar -C {BOX} -cf - . 2>&3 3>&-",
+                    f"(exec {command} >&3 2>&3 3>&-) && exec {_TAR_BOX} 2>&3 3>&-",
                 ]
             else:
                 lines.append(f"exec {command}")
@@ -1645,17 +1699,39 @@ class DockerSandbox(Sandbox):
         if compile_step:
             # Compiler messages to stderr; after a successful compile, the work dir goes
             # out on stdout as a tar archive.
-            lines.append(f"(exec {command} >&3 2>&3 3>&-) && (exec tar -C {BOX} -cf - . 2>&3 3>&-)")
+            lines.append(f"(exec {command} >&3 2>&3 3>&-) && (exec {_TAR_BOX} 2>&3 3>&-)")
         else:
             lines.append(f"(exec {command} 2>&3 3>&-)")
         lines += ["MUSCODE_STATUS=$?", *_COUNTERS_SCRIPT]
-        end = (
-            "printf '\\000muscode-end %s %s %s %s %s %s\\n'"
-            ' "$MUSCODE_NONCE" "$MUSCODE_STATUS" "$MUSCODE_OOM" "$MUSCODE_PIDS"'
-            ' "$MUSCODE_CPU" "$MUSCODE_MEM"'
-        )
-        lines += [end, f"{end} >&3", 'exit "$MUSCODE_STATUS"']
+        lines += [_END_LINE, f"{_END_LINE} >&3", 'exit "$MUSCODE_STATUS"']
         return "\n".join(lines) + "\n"
+
+    @staticmethod
+    def _build_then_wait(lines: list[str], limit_at: int, command: str) -> str:
+        """A compile step that hands its container on to the job's first run.
+
+        The limits and environment apply to the compiler only (a subshell), so that
+        the run sets its own; nothing reads the live stdin (kept open for the run).
+        After a build that succeeded, every process but PID 1 is killed (as uid 65534,
+        ``kill -1`` reaches all of them: nothing the compiler started lives on), fd 2
+        is restored, and PID 1 waits for the next go line to run ``next.sh``.
+        """
+        head, limits = lines[:limit_at], lines[limit_at:]
+        out = [head[0], "read -r MUSCODE_NONCE || exit 125", *head[1:]]
+        out.append("exec 3>&2 2>/dev/null")
+        build = "; ".join([*limits, f"exec {command} </dev/null >&3 2>&3 3>&-"])
+        out.append(f"({build}) && (exec {_TAR_BOX} </dev/null 2>&3 3>&-)")
+        out += ["MUSCODE_STATUS=$?", *_COUNTERS_SCRIPT]
+        out += [
+            _END_LINE,
+            f"{_END_LINE} >&3",
+            '[ "$MUSCODE_STATUS" = 0 ] || exit "$MUSCODE_STATUS"',
+            "kill -s KILL -- -1",
+            "exec 2>&3 3>&-",
+            "read -r go || exit 125",
+            f"exec /bin/sh {CONTROL}/next.sh",
+        ]
+        return "\n".join(out) + "\n"
 
     @property
     def _relays(self) -> bool:
@@ -1674,38 +1750,64 @@ class DockerSandbox(Sandbox):
         on_output: OutputCallback | None,
         compile_step: bool = False,
         cleanups: set[asyncio.Future[None]] | None = None,
-    ) -> RunOutcome:
-        """Run ``argv`` in a fresh container. Its removal is awaited here, or, when
-        ``cleanups`` is given and the run ended normally, added to it (the job awaits
-        those as it ends, so a job's runs and removals overlap)."""
+        keep: bool = False,
+        reuse: _Slot | None = None,
+    ) -> tuple[RunOutcome, _Slot | None]:
+        """Run ``argv`` in a fresh container, or in ``reuse`` (a build's container that
+        waits for the job's first run; removed here if it cannot take this run).
+
+        The container's removal is awaited here, or, when ``cleanups`` is given and the
+        run ended normally, added to it (the job awaits those as it ends, so a job's
+        runs and removals overlap). With ``keep`` (a compile step), a build that
+        succeeded leaves its container waiting and returns it, to be reused or removed
+        by the caller; otherwise the second item is None.
+        """
         profile = _Profile(self.image or job.language.image, limits.memory_mb, limits.processes)
         spec = _RunSpec(
-            script=self._script(job, argv, limits, compile_step=compile_step),
+            script=self._script(
+                job,
+                argv,
+                limits,
+                compile_step=compile_step,
+                then_wait=keep,
+                copy_files=reuse is None,
+            ),
             files=files,
             limits=limits,
             caps=caps,
             profile=profile,
             stdin=stdin,
             on_output=on_output,
+            keep=keep,
         )
-        try:
-            slot = await self._take(profile)
-        except _sdk().errors.ImageNotFound as exc:
-            raise SandboxUnavailable(str(exc)) from exc
-        except importlib.import_module("requests").exceptions.ConnectionError as exc:
-            raise SandboxUnavailable(f"The Docker engine is not answering ({exc}).") from exc
-        slot.in_use = True
+        slot = None
+        if reuse is not None:
+            slot = await self._ready_for_run(reuse, spec)
+            if slot is None:  # it cannot take this run: a fresh container can
+                spec.script = self._script(job, argv, limits, compile_step=compile_step)
+        if slot is None:
+            try:
+                slot = await self._take(profile)
+            except _sdk().errors.ImageNotFound as exc:
+                raise SandboxUnavailable(str(exc)) from exc
+            except importlib.import_module("requests").exceptions.ConnectionError as exc:
+                raise SandboxUnavailable(f"The Docker engine is not answering ({exc}).") from exc
+            slot.in_use = True
+            await self._call(self._fill_slot, slot, spec)
         execution: _Execution | None = None
         removal: asyncio.Future[None] | None = None
+        handed_on = False
         try:
-            await self._call(self._fill_slot, slot, spec)
             execution = _Execution(self, slot, spec)
             outcome = await execution.run()
+            if execution.kept:
+                handed_on = True
+                return outcome, slot
             if cleanups is not None:
                 removal = asyncio.ensure_future(self._call(self._remove_slot, slot))
                 cleanups.add(removal)
                 self._track(removal)
-            return outcome
+            return outcome, None
         except asyncio.CancelledError:
             if execution is not None:
                 await asyncio.shield(execution.abort())
@@ -1717,11 +1819,37 @@ class DockerSandbox(Sandbox):
             if isinstance(exc, docker.errors.ImageNotFound):
                 raise SandboxUnavailable(str(exc)) from exc
             log.exception("docker sandbox run failed")
-            return RunOutcome(error=f"The docker sandbox failed: {exc}")
+            return RunOutcome(error=f"The docker sandbox failed: {exc}"), None
         finally:
-            if removal is None:
+            if removal is None and not handed_on:
                 # Awaited even when the run was cancelled: nothing may outlive it.
                 await asyncio.shield(self._call(self._remove_slot, slot))
+
+    async def _ready_for_run(self, slot: _Slot, spec: _RunSpec) -> _Slot | None:
+        """Make a build's waiting container ready for the job's first run: the run's
+        memory limit and its script. None (and the container removed) if it cannot take
+        the run: another pids limit, or the engine refused the new memory limit."""
+        try:
+            if slot.profile.processes != spec.profile.processes:
+                raise ValueError("the run has another process limit than the build")
+            await self._call(self._set_run_limits, slot, spec)
+        except BaseException as exc:
+            # Removed even when the run is cancelled here: nothing may outlive it.
+            await asyncio.shield(self._call(self._remove_slot, slot))
+            if not isinstance(exc, Exception):
+                raise
+            log.debug("a fresh container for the run: %s", exc)
+            return None
+        return slot
+
+    def _set_run_limits(self, slot: _Slot, spec: _RunSpec) -> None:
+        if slot.profile.memory_mb != spec.profile.memory_mb:
+            mem = spec.profile.memory_mb * 1024 * 1024
+            self._api().update_container(slot.container_id, mem_limit=mem, memswap_limit=mem)
+            slot.profile = spec.profile
+        script = slot.dir / "next.sh"
+        script.write_text(spec.script)
+        script.chmod(0o644)
 
     def _fill_slot(self, slot: _Slot, spec: _RunSpec) -> None:
         files = slot.dir / "files"
@@ -1731,29 +1859,43 @@ class DockerSandbox(Sandbox):
         script.write_text(spec.script)
         script.chmod(0o644)
 
-    async def _compile(
-        self, job: Job, job_dir: Path, cleanups: set[asyncio.Future[None]]
-    ) -> CompileOutcome:
+    async def _compile(self, program: _DockerProgram) -> CompileOutcome:
+        """Build the job in a container. Where the host reads the containers' cgroups
+        (so the run's CPU and memory are told apart from the build's) and no relay is
+        PID 1, a build that succeeds keeps its container, waiting, for the job's first
+        run: one container fewer per run of a compiled language."""
+        job, files = program.job, program.job_dir / "files"
         limits = job.compile_limits
         # The archive of a full work dir, plus the headers of many small files.
         tar_cap = (2 * self.work_dir_mb + 1) * 1024 * 1024
-        outcome = await self._run_in_container(
+        outcome, kept = await self._run_in_container(
             job,
             compile_command(job),
-            files=job_dir / "files",
+            files=files,
             limits=limits,
             caps=OutputCaps(stdout=tar_cap, stderr=limits.output_kb * 1024),
             stdin=b"",
             on_output=None,
             compile_step=True,
-            cleanups=cleanups,
+            cleanups=program.cleanups,
+            keep=not self._relays and self._cgroups is not None,
         )
+        program.kept = kept
         archive, outcome.stdout = outcome.stdout, b""
 
         async def collect() -> None:
-            await self._call(_unpack_build, archive, job_dir / "files", job)
+            await self._call(_unpack_build, archive, files, job)
 
-        return await compile_result(outcome, outcome.stderr, limits, collect)
+        result = await compile_result(outcome, outcome.stderr, limits, collect)
+        if not result.ok:
+            await self._drop_kept(program)
+        return result
+
+    async def _drop_kept(self, program: _DockerProgram) -> None:
+        """Remove the build's waiting container if no run took it."""
+        kept, program.kept = program.kept, None
+        if kept is not None:
+            await asyncio.shield(self._call(self._remove_slot, kept))
 
 
 class _DockerProgram(SandboxProgram):
@@ -1763,6 +1905,8 @@ class _DockerProgram(SandboxProgram):
         self.job_dir = job_dir
         #: Removals of this job's finished containers, awaited when the job ends.
         self.cleanups: set[asyncio.Future[None]] = set()
+        #: The build's container, waiting for the job's first run.
+        self.kept: _Slot | None = None
 
     async def _run(
         self,
@@ -1772,7 +1916,8 @@ class _DockerProgram(SandboxProgram):
         caps: OutputCaps,
         on_output: OutputCallback | None,
     ) -> RunOutcome:
-        return await self.sandbox._run_in_container(
+        reuse, self.kept = self.kept, None
+        outcome, _ = await self.sandbox._run_in_container(
             self.job,
             argv,
             files=self.job_dir / "files",
@@ -1781,4 +1926,6 @@ class _DockerProgram(SandboxProgram):
             stdin=stdin,
             on_output=on_output,
             cleanups=self.cleanups,
+            reuse=reuse,
         )
+        return outcome

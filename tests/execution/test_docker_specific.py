@@ -11,11 +11,12 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
 
 import pytest
 
-from muscode_ext.execution import DEFAULT_LANGUAGES, Job, Limits, SourceFile, execute
+from muscode_ext.execution import DEFAULT_LANGUAGES, Job, Limits, SourceFile, TestCase, execute
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -338,3 +339,99 @@ def test_a_run_starts_with_the_jobs_files_as_the_host_wrote_them(
         assert (same_mode, same_mtime, same_size) == ("True", "True", "True"), line
     assert "line one\nline two\n" in result.stdout
     assert "wrote mine" in result.stdout
+
+
+#: Lists the other processes it can see, then touches ``argv[1]`` MB of memory.
+C_CENSUS = r"""
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+int main(int argc, char **argv) {
+    DIR *d = opendir("/proc");
+    struct dirent *e;
+    int others = 0;
+    while ((e = readdir(d)) != NULL) {
+        int pid = atoi(e->d_name);
+        if (pid > 1 && pid != getpid()) others++;
+    }
+    char line[64];
+    long mb = fgets(line, sizeof line, stdin) ? atol(line) : 0;
+    printf("others %d\n", others);
+    fflush(stdout);
+    volatile char *p = malloc(mb << 20);
+    for (long i = 0; p != NULL && i < (mb << 20); i += 4096) p[i] = 1;
+    printf("touched %ld\n", p != NULL ? mb : -1);
+    return 0;
+}
+"""
+
+
+def test_a_builds_container_runs_the_jobs_first_run_under_the_runs_limits(
+    loop: asyncio.AbstractEventLoop, sandbox: Any
+) -> None:
+    """Under runc a compiled job's first run takes over its build's container: one
+    container fewer. It runs under its own memory limit (not the build's 1 GB), sees
+    nothing the compiler left running (here a sleep the compile command started), and
+    the later runs get fresh containers. Under gVisor every run has a fresh one."""
+    used: list[str] = []
+    real_take = sandbox._take
+
+    async def take(profile: Any) -> Any:
+        slot = await real_take(profile)
+        used.append(slot.container_id)
+        return slot
+
+    c = DEFAULT_LANGUAGES["c"]
+    assert c.compile is not None
+    # The compiler leaves a process behind, as a hostile build could.
+    leaves = replace(c, compile=("sh", "-c", 'sleep 60 & exec "$0" "$@"', *c.compile))
+    # The server's default compile limits (1 GB), with the runs' process limit.
+    build = Limits(cpu_time_ms=20_000, wall_time_ms=30_000, memory_mb=1024, processes=48)
+    job = Job(
+        language=leaves,
+        files=(SourceFile("main.c", C_CENSUS.encode()),),
+        main="main.c",
+        compile_limits=build,
+    )
+    over = TestCase(name="over", stdin=b"400\n")  # over LIMITS.memory_mb (192)
+    small = TestCase(name="small", stdin=b"8\n")
+    sandbox._take = take
+    try:
+        first = loop.run_until_complete(execute(sandbox, job, limits=LIMITS, tests=[over, small]))
+        second = loop.run_until_complete(execute(sandbox, job, limits=LIMITS, tests=[small]))
+    finally:
+        del sandbox._take
+    # Each job's first run is in its build's container (under runc).
+    reused_over, fresh_small = first.tests
+    (reused_small,) = second.tests
+    assert reused_over.verdict == "memory_limit_exceeded", reused_over
+    assert reused_over.stdout.startswith("others 0\n"), reused_over
+    for run in (fresh_small, reused_small):
+        assert run.verdict == "accepted" and run.stdout == "others 0\ntouched 8\n", run
+        assert run.memory_kb < 64 * 1024, run  # the run's, not the compiler's
+    builds_and_runs = 5 if sandbox._relays else 3
+    assert len(used) == builds_and_runs and len(set(used)) == len(used), used
+    assert_no_leftovers(loop, sandbox)
+
+
+def test_a_build_whose_job_ends_before_running_leaves_nothing(
+    loop: asyncio.AbstractEventLoop, sandbox: Any
+) -> None:
+    """The build's waiting container goes with the job even if nothing ran."""
+    c = DEFAULT_LANGUAGES["c"]
+    build = Limits(processes=LIMITS.processes)
+    job = Job(
+        language=c,
+        files=(SourceFile("main.c", C_CENSUS.encode()),),
+        main="main.c",
+        compile_limits=build,
+    )
+
+    async def compile_only() -> None:
+        async with sandbox.prepare(job) as program:
+            assert program.compile is not None and program.compile.ok, program.compile
+            assert (program.kept is not None) is not sandbox._relays
+
+    loop.run_until_complete(compile_only())
+    assert_no_leftovers(loop, sandbox)
