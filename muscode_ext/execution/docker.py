@@ -7,11 +7,12 @@ How one run goes, and why:
   compiled job's first run takes over its build's container (``_build_then_wait``):
   the compiler's limits apply in a subshell, a successful build ends with every
   process but PID 1 killed, the engine lowers the memory limit to the run's, and PID 1
-  waits for the go line of ``next.sh``. A C run costs one container instead of two. Every container has no network, a read-only root, a
-  size-capped tmpfs work dir (``/box``, the cwd) and ``/tmp``, a memory limit with no swap,
-  a pids limit, one CPU, no capabilities, ``no-new-privileges``, uid 65534, ulimits, the
-  ``none`` log driver (a flood would otherwise fill the json log on the host disk) and
-  the label ``muscode.sandbox=1``.
+  waits for the go line of ``next.sh``. A C run costs one container instead of two.
+  Every container has no network, a read-only root, a size-capped tmpfs work dir
+  (``/box``, the cwd) and ``/tmp``, a memory limit with no swap, a pids limit, one CPU,
+  no capabilities, ``no-new-privileges``, uid 65534, ulimits, the ``none`` log driver (a
+  flood would otherwise fill the json log on the host disk) and the label
+  ``muscode.sandbox=1``.
 - **Latency**: ``docker start`` alone costs about 0.2 s (runc's and the shim's set-up),
   most of a plain ``docker run``. So the pool keeps containers that are *already started*
   and idle: their PID 1 is ``sh -c 'read -r go && exec sh /muscode/run.sh'``, blocked on
