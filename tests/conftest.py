@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -40,6 +41,24 @@ def need_service(what: str, why: str) -> None:
     if IN_CI:
         pytest.fail(f"{message} (CI=true: integration services are required)")
     pytest.skip(message)
+
+
+def need_bubblewrap() -> None:
+    """Tests that run programs on the local sandbox need bwrap."""
+    if shutil.which("bwrap") is None:
+        need_service("bubblewrap", "the local sandbox needs the bwrap command")
+
+
+@pytest.fixture
+def bubblewrap() -> None:
+    """``pytestmark = pytest.mark.usefixtures("bubblewrap")`` for modules that run code."""
+    need_bubblewrap()
+
+
+def forged(headers: dict[str, str]) -> dict[str, str]:
+    """``headers`` with the bearer token's signature changed (a forged token)."""
+    good = headers["Authorization"]
+    return {"Authorization": good[:-4] + ("AAAA" if not good.endswith("AAAA") else "BBBB")}
 
 
 # -- PostgreSQL ---------------------------------------------------------------------

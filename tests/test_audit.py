@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import logging
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,7 +19,7 @@ from muscode_ext.app import MuscodeApp
 from muscode_ext.audit import SCHEMA_IDS, Audit
 from muscode_ext.auth import Caller
 
-from .conftest import need_service
+from .conftest import need_bubblewrap
 from .redis_support import REDIS_URL, redis_prefix  # noqa: F401 - fixture
 from .test_redis_workers import WORKER_SCRIPT, Workers, wait_until
 
@@ -216,15 +215,10 @@ async def test_events_of_a_token_name_the_token_used(api: Any, captured: Capture
 SECRET_SOURCE = "data = input()  # secret-source-marker\nprint(data[::-1])\n"
 
 
-def needs_bwrap() -> None:
-    if shutil.which("bwrap") is None:
-        need_service("bubblewrap", "the local sandbox needs the bwrap command")
-
-
 async def test_a_run_start_and_finish_are_events(
     api: Any, bearer: Any, captured: Captured, audit_file: Path
 ) -> None:
-    needs_bwrap()
+    need_bubblewrap()
     body = {"language": "python", "source": SECRET_SOURCE, "stdin": "secret-stdin-marker\n"}
     reply = await api(
         "POST", "executions", body, params={"wait": "true", "timeout": "60"}, headers=bearer("sam")
@@ -255,7 +249,7 @@ async def test_a_run_start_and_finish_are_events(
 async def test_a_run_cancelled_while_queued_has_a_finish_event(
     api: Any, captured: Captured
 ) -> None:
-    needs_bwrap()
+    need_bubblewrap()
     sleeper = {"language": "python", "source": "import time; time.sleep(30)"}
     blockers = []
     for _ in range(2):  # the server's two workers, busy
@@ -270,7 +264,7 @@ async def test_a_run_cancelled_while_queued_has_a_finish_event(
 
 
 async def test_a_run_of_a_project_names_it(api: Any, captured: Captured) -> None:
-    needs_bwrap()
+    need_bubblewrap()
     files = [{"path": "main.py", "content": "print(1/0)\n"}]
     p = (await api("POST", "projects", {"name": "p", "language": "python", "files": files})).json
     reply = await api(
@@ -363,7 +357,7 @@ class TestWorker:
         tmp_path: Path,
         captured: Captured,
     ) -> None:
-        needs_bwrap()
+        need_bubblewrap()
         assert WORKER_SCRIPT.exists(), "reinstall the package: muscode-worker is missing"
         pool = Workers(db_url, REDIS_URL, redis_prefix, tmp_path)
         pool.args.append(f"--MuscodeApp.audit_log={audit_file}")

@@ -6,15 +6,12 @@ import asyncio
 import hashlib
 import hmac
 import json
-import shutil
 import socket
 from typing import Any
 
 import pytest
 from tornado.httpserver import HTTPServer
 from tornado.web import Application, RequestHandler
-
-from .conftest import need_service
 
 SLEEP = {
     "language": "python",
@@ -24,10 +21,7 @@ SLEEP = {
 QUICK = {"language": "python", "source": "print('hi')"}
 
 
-@pytest.fixture(autouse=True)
-def _bubblewrap() -> None:
-    if shutil.which("bwrap") is None:
-        need_service("bubblewrap", "the local sandbox needs the bwrap command")
+pytestmark = pytest.mark.usefixtures("bubblewrap")
 
 
 @pytest.mark.parametrize(

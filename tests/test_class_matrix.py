@@ -15,7 +15,6 @@ hidden test's input or expected output.
 
 from __future__ import annotations
 
-import shutil
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -26,7 +25,7 @@ from muscode_ext.auth import USER_SCOPES, Caller, TokenAuthority
 from muscode_ext.errors import MuscodeError
 from muscode_ext.services.tokens import TokenCreate
 
-from .conftest import need_service
+from .conftest import forged
 from .test_assignments import SECRET_IN, SECRET_OUT, SOLUTION, make_assignment
 from .test_assignments import submit as submit_and_wait
 from .test_classes import enrol, make_class
@@ -34,10 +33,7 @@ from .test_classes import enrol, make_class
 EVERY_SCOPE = ("execute", "projects", "classes:read", "classes:write", "grade")
 
 
-@pytest.fixture(autouse=True)
-def _bubblewrap() -> None:
-    if shutil.which("bwrap") is None:
-        need_service("bubblewrap", "the local sandbox needs the bwrap command")
+pytestmark = pytest.mark.usefixtures("bubblewrap")
 
 
 @dataclass
@@ -93,8 +89,7 @@ def credentials(who: str, bearer: Any, authority: TokenAuthority, w: World) -> A
     if who == "expired":
         return bearer("ines", EVERY_SCOPE, expires_in=timedelta(minutes=-5))
     if who == "forged":
-        good = bearer("ines", EVERY_SCOPE)["Authorization"]
-        return {"Authorization": good[:-4] + ("AAAA" if not good.endswith("AAAA") else "BBBB")}
+        return forged(bearer("ines", EVERY_SCOPE))
     return bearer(who, EVERY_SCOPE)
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import shutil
 from typing import Any
 
 import pytest
@@ -13,14 +12,9 @@ from muscode_ext.services.runner import Handoff
 from muscode_ext.store import Execution
 from muscode_ext.store.models import new_id, utcnow
 
-from .conftest import need_service
 from .test_projects import make_project
 
-
-@pytest.fixture(autouse=True)
-def _bubblewrap() -> None:
-    if shutil.which("bwrap") is None:
-        need_service("bubblewrap", "the local sandbox needs the bwrap command")
+pytestmark = pytest.mark.usefixtures("bubblewrap")
 
 
 def muscode(jp_serverapp: Any) -> Any:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import shutil
 import time
 from typing import Any
 
@@ -12,13 +11,9 @@ import pytest
 from tornado.httpclient import HTTPClientError
 from tornado.websocket import WebSocketClientConnection
 
-from .conftest import API, need_service
+from .conftest import API
 
-
-@pytest.fixture(autouse=True)
-def _bubblewrap() -> None:
-    if shutil.which("bwrap") is None:
-        need_service("bubblewrap", "the local sandbox needs the bwrap command")
+pytestmark = pytest.mark.usefixtures("bubblewrap")
 
 
 async def submit(api: Any, body: dict[str, Any], headers: Any = None) -> str:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import shutil
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -25,7 +24,7 @@ from muscode_ext.auth import TokenAuthority
 from muscode_ext.store import Execution, User
 from muscode_ext.store.models import utcnow
 
-from .conftest import need_service
+from .conftest import forged
 from .test_live import collect, open_stream
 
 WRITE = ("execute", "projects", "classes:read", "classes:write")
@@ -35,10 +34,7 @@ REVERSE = "print(input()[::-1])\n"
 RUN_WAIT = {"wait": "true", "timeout": "60"}
 
 
-@pytest.fixture(autouse=True)
-def _bubblewrap() -> None:
-    if shutil.which("bwrap") is None:
-        need_service("bubblewrap", "the local sandbox needs the bwrap command")
+pytestmark = pytest.mark.usefixtures("bubblewrap")
 
 
 @dataclass
@@ -137,8 +133,7 @@ def credentials(who: str, bearer: Any, authority: TokenAuthority, w: World) -> A
     if who == "expired":
         return bearer("ines", WRITE, expires_in=timedelta(minutes=-5))
     if who == "forged":
-        good = bearer("ines", WRITE)["Authorization"]
-        return {"Authorization": good[:-4] + ("AAAA" if not good.endswith("AAAA") else "BBBB")}
+        return forged(bearer("ines", WRITE))
     scopes = WRITE if who in ("ines", "ivan") else ("execute", "projects", "classes:read")
     return bearer(who, scopes)
 
