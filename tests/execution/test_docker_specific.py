@@ -9,6 +9,7 @@ it is skipped with the reason.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 from collections.abc import Iterator
 from dataclasses import replace
@@ -86,6 +87,24 @@ async def pool_settled(sandbox: Any) -> None:
             await asyncio.wait(list(pool.tasks))
 
 
+@contextlib.contextmanager
+def containers_taken(sandbox: Any) -> Iterator[list[str]]:
+    """The ids of the containers the sandbox hands to runs inside the block, in order."""
+    used: list[str] = []
+    real_take = sandbox._take
+
+    async def take(profile: Any) -> Any:
+        slot = await real_take(profile)
+        used.append(slot.container_id)
+        return slot
+
+    sandbox._take = take
+    try:
+        yield used
+    finally:
+        del sandbox._take
+
+
 def assert_no_leftovers(loop: asyncio.AbstractEventLoop, sandbox: Any) -> None:
     loop.run_until_complete(pool_settled(sandbox))
     assert loop.run_until_complete(sandbox.leftover_containers()) == []
@@ -157,16 +176,7 @@ def test_containers_are_hardened(loop: asyncio.AbstractEventLoop, sandbox: Any) 
 def test_nothing_left_after_runs_floods_and_cancellation(
     loop: asyncio.AbstractEventLoop, sandbox: Any
 ) -> None:
-    used: list[str] = []
-    real_take = sandbox._take
-
-    async def take(profile: Any) -> Any:
-        slot = await real_take(profile)
-        used.append(slot.container_id)
-        return slot
-
-    sandbox._take = take
-    try:
+    with containers_taken(sandbox) as used:
         ok = loop.run_until_complete(execute(sandbox, python_job("print('hi')"), limits=LIMITS))
         assert ok.verdict == "accepted", ok
         flood = loop.run_until_complete(
@@ -190,8 +200,6 @@ def test_nothing_left_after_runs_floods_and_cancellation(
                 await run
 
         loop.run_until_complete(cancelled())
-    finally:
-        del sandbox._take
     assert len(used) == 3
     existing = {c["Id"] for c in our_containers(sandbox)}
     assert not existing & set(used), "a run's container outlived its job"
@@ -201,16 +209,7 @@ def test_nothing_left_after_runs_floods_and_cancellation(
 def test_the_pool_never_hands_out_a_container_twice(
     loop: asyncio.AbstractEventLoop, sandbox: Any
 ) -> None:
-    used: list[str] = []
-    real_take = sandbox._take
-
-    async def take(profile: Any) -> Any:
-        slot = await real_take(profile)
-        used.append(slot.container_id)
-        return slot
-
-    sandbox._take = take
-    try:
+    with containers_taken(sandbox) as used:
 
         async def many() -> list[str]:
             # Sequential and concurrent takes, with compile-once-run-many in between.
@@ -225,8 +224,6 @@ def test_the_pool_never_hands_out_a_container_twice(
             return verdicts
 
         verdicts = loop.run_until_complete(many())
-    finally:
-        del sandbox._take
     assert verdicts[:3] == ["runtime_error"] * 3  # input() on empty stdin: EOFError
     assert verdicts[3:] == ["accepted"] * 4
     assert len(used) == 7 and len(set(used)) == 7, used
@@ -374,14 +371,6 @@ def test_a_builds_container_runs_the_jobs_first_run_under_the_runs_limits(
     container fewer. It runs under its own memory limit (not the build's 1 GB), sees
     nothing the compiler left running (here a sleep the compile command started), and
     the later runs get fresh containers. Under gVisor every run has a fresh one."""
-    used: list[str] = []
-    real_take = sandbox._take
-
-    async def take(profile: Any) -> Any:
-        slot = await real_take(profile)
-        used.append(slot.container_id)
-        return slot
-
     c = DEFAULT_LANGUAGES["c"]
     assert c.compile is not None
     # The compiler leaves a process behind, as a hostile build could.
@@ -396,20 +385,18 @@ def test_a_builds_container_runs_the_jobs_first_run_under_the_runs_limits(
     )
     over = TestCase(name="over", stdin=b"400\n")  # over LIMITS.memory_mb (192)
     small = TestCase(name="small", stdin=b"8\n")
-    sandbox._take = take
-    try:
+    with containers_taken(sandbox) as used:
         first = loop.run_until_complete(execute(sandbox, job, limits=LIMITS, tests=[over, small]))
         second = loop.run_until_complete(execute(sandbox, job, limits=LIMITS, tests=[small]))
-    finally:
-        del sandbox._take
     # Each job's first run is in its build's container (under runc).
+    assert first.tests is not None and second.tests is not None
     reused_over, fresh_small = first.tests
     (reused_small,) = second.tests
     assert reused_over.verdict == "memory_limit_exceeded", reused_over
     assert reused_over.stdout.startswith("others 0\n"), reused_over
     for run in (fresh_small, reused_small):
         assert run.verdict == "accepted" and run.stdout == "others 0\ntouched 8\n", run
-        assert run.memory_kb < 64 * 1024, run  # the run's, not the compiler's
+        assert run.memory_kb is not None and run.memory_kb < 64 * 1024, run  # the run's
     builds_and_runs = 5 if sandbox._relays else 3
     assert len(used) == builds_and_runs and len(set(used)) == len(used), used
     assert_no_leftovers(loop, sandbox)
