@@ -793,10 +793,13 @@ class _Execution:
             and (status != 128 + 9 or self.oom_kills > 0)
         ):
             self.exited = True
-            if self.spec.keep and status == 0 and not (self.oom_kills or self.forks_refused):
-                # The build succeeded and hit no limit: its container waits, attached,
-                # for the job's first run.
-                self.kept = not self.pids_hit
+            # A build that succeeded and hit no limit: its container waits, attached,
+            # for the job's first run.
+            self.kept = (
+                self.spec.keep
+                and status == 0
+                and not (self.oom_kills or self.forks_refused or self.pids_hit)
+            )
             if self.kept:
                 self.slot.sock, self.sock, self.raw = self.sock, None, None
             await self._stop_tasks()
