@@ -1,10 +1,11 @@
-"""Audit events: class, roster and token changes, and every run's start and finish.
+"""Audit events: class, roster, token and extension changes, and every run's start and finish.
 
 They are Jupyter events (``jupyter_events``), with the schemas in ``event_schemas/``:
 
 - ``https://muscode.dev/events/class/v1``: a class created, updated or deleted;
 - ``https://muscode.dev/events/roster/v1``: people enrolled (JSON or CSV) or removed;
 - ``https://muscode.dev/events/token/v1``: a bearer token minted or revoked;
+- ``https://muscode.dev/events/extension/v1``: a student's due date extended or restored;
 - ``https://muscode.dev/events/run/v1``: a run started or finished.
 
 The server emits them on Jupyter Server's own ``event_logger``, beside Jupyter's other
@@ -35,7 +36,7 @@ SCHEMA_DIR = Path(__file__).parent / "event_schemas"
 EVENTS_URI = "https://muscode.dev/events"
 #: Schema id of each kind of audit event.
 SCHEMA_IDS: dict[str, str] = {
-    kind: f"{EVENTS_URI}/{kind}/v1" for kind in ("class", "roster", "token", "run")
+    kind: f"{EVENTS_URI}/{kind}/v1" for kind in ("class", "roster", "token", "run", "extension")
 }
 
 

@@ -33,6 +33,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from .errors import Forbidden, Unauthorized
+from .names import check_setting, user_name_problem
 from .store import Database, RevokedToken, User
 
 log = logging.getLogger(__name__)
@@ -133,7 +134,11 @@ class TokenAuthority:
         jti: str | None = None,
         extra: dict[str, Any] | None = None,
     ) -> tuple[str, dict[str, Any]]:
-        """Return (token, claims)."""
+        """Return (token, claims). ``ValueError`` when ``sub`` is not a valid user name
+        (reserved names such as the grader's among them)."""
+        problem = user_name_problem(sub)
+        if problem is not None:
+            raise ValueError(f"no token for this subject: {problem}")
         now = datetime.now(timezone.utc)
         claims: dict[str, Any] = {
             "sub": sub,
@@ -161,9 +166,12 @@ class TokenAuthority:
         except jwt.InvalidTokenError as e:
             raise Unauthorized(f"invalid bearer token: {e}", reason="invalid_token") from None
         sub, scopes = claims.get("sub"), claims.get("scopes")
-        if not isinstance(sub, str) or not sub.strip():
+        problem = user_name_problem(sub)
+        if problem is not None:
+            # Reserved names (the grader's) and malformed ones never act as a user.
             raise Unauthorized(
-                "invalid bearer token: 'sub' must be a user name", reason="invalid_token"
+                f"invalid bearer token: 'sub' is not a user name ({problem})",
+                reason="invalid_token",
             )
         if not isinstance(scopes, list) or not all(isinstance(s, str) for s in scopes):
             raise Unauthorized(
@@ -209,10 +217,16 @@ class Authenticator:
     ) -> None:
         """``embedded_user``: on an embedded server (not under JupyterHub), the name of
         the one person using it; Jupyter's token login is anonymous, so every request
-        authenticated by Jupyter is that person. None when running under the hub."""
+        authenticated by Jupyter is that person. None when running under the hub.
+
+        ``ValueError("admin_users: ...")`` (or ``embedded_user``) when a configured name
+        is not a valid user name."""
+        admin_users = frozenset(admin_users)
+        check_setting("admin_users", admin_users)
+        check_setting("embedded_user", embedded_user)
         self.db = db
         self.authority = authority
-        self.admin_users = frozenset(admin_users)
+        self.admin_users = admin_users
         self.embedded_user = embedded_user
         self._seen: set[str] = set()
 
@@ -244,6 +258,11 @@ class Authenticator:
             name = self.embedded_user
         if not isinstance(name, str) or not name:
             raise Unauthorized("the server could not tell who you are")
+        problem = user_name_problem(name)
+        if problem is not None:
+            raise Forbidden(
+                f"MUSCode cannot serve this user name: {problem}", reason="invalid_user_name"
+            )
         scopes: frozenset[str] = USER_SCOPES
         if isinstance(hub_model, dict):
             admin = bool(hub_model.get("admin")) or name in self.admin_users

@@ -5,8 +5,11 @@ they appear on Jupyter Server's own ``{base_url}metrics`` endpoint (and on a wor
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 
 from prometheus_client import Counter, Gauge, Histogram
+
+from .queue import LANES
 
 RUNS = Counter(
     "muscode_runs_total", "Finished runs, by language and verdict.", ["language", "verdict"]
@@ -27,14 +30,29 @@ SANDBOX_FAILURES = Counter(
     "Runs that ended in internal_error because the sandbox failed, by backend.",
     ["backend"],
 )
+BUILDS = Counter(
+    "muscode_builds_total",
+    "Compile steps of finished runs: 'compiled', or 'reused' (an identical earlier "
+    "build of the same user, from the sandbox's build cache).",
+    ["language", "build"],
+)
 REJECTED = Counter(
     "muscode_runs_rejected_total",
     "Runs refused before queueing, by reason (rate_limited, queue_full...).",
     ["reason"],
 )
 QUEUE_DEPTH = Gauge("muscode_queue_depth", "Runs waiting in the queue (this server's view).")
+QUEUE_LANE_DEPTH = Gauge(
+    "muscode_queue_lane_depth",
+    "Runs waiting in each lane of the queue: interactive (people's runs, served first) "
+    "and bulk (grading, regrades, checks of tests).",
+    ["lane"],
+)
 
 
-def watch_queue_depth(depth: Callable[[], int]) -> None:
-    """Report ``depth()`` whenever the metrics are scraped."""
+def watch_queue_depth(depth: Callable[..., int]) -> None:
+    """Report ``depth()`` and each lane's ``depth(lane)`` whenever the metrics are
+    scraped."""
     QUEUE_DEPTH.set_function(depth)
+    for lane in LANES:
+        QUEUE_LANE_DEPTH.labels(lane).set_function(partial(depth, lane))

@@ -5,16 +5,27 @@ failure is reported to callers (``DependencyDown("redis")``, a 503 naming Redis)
 Keys, for a prefix ``P`` (``MuscodeApp.redis_prefix``):
 
 =========================  ===========  ===============================================
-``P:jobs``                 stream       the run queue; consumer group ``workers``.
-                                        Durable: no expiry (entries are deleted once
-                                        acknowledged, so it holds only waiting and
-                                        in-flight jobs).
+``P:jobs``                 stream       the run queue's interactive lane; consumer
+                                        group ``workers``. Durable: no expiry (entries
+                                        are deleted once acknowledged, so it holds only
+                                        waiting and in-flight jobs).
+``P:jobs:bulk``            stream       the bulk lane (grading, regrades); the same.
 ``P:run:{id}:out``         stream       a run's output channel (entry id ``0-{seq}``);
                                         expires ``live_ttl`` after its last event, and
                                         ``retention`` after the run is finished.
 ``P:run:{id}:ctl``         stream       a run's control channel (stdin, eof, cancel);
                                         same expiries.
 ``P:user:{name}``          pub/sub      a user's notices (a channel, not a key).
+``P:collab:{file}:log``    stream       a shared room's Yjs updates and save marks
+                                        (``collab_redis.py``); expires ``log_ttl``
+                                        after its last entry.
+``P:collab:{file}:aw``     stream       the room's awareness messages (capped);
+                                        same expiry.
+``P:collab:{file}:saver``  string       which server process saves the room; expires
+                                        ``saver_lease`` after its last renewal.
+``P:callback:{id}``        string       who sends a run's result callback: set once
+                                        (``SET NX``) by the first process to claim it;
+                                        expires after ``CALLBACK_CLAIM_TTL``.
 =========================  ===========  ===============================================
 """
 
@@ -65,7 +76,13 @@ class RedisKeys:
 
     @property
     def jobs(self) -> str:
+        """The stream of interactive jobs (see ``queue.base``'s lanes)."""
         return f"{self.prefix}:jobs"
+
+    @property
+    def bulk_jobs(self) -> str:
+        """The stream of bulk jobs (grading, regrades, checks of tests)."""
+        return f"{self.prefix}:jobs:bulk"
 
     def output(self, execution_id: str) -> str:
         return f"{self.prefix}:run:{execution_id}:out"
@@ -75,6 +92,18 @@ class RedisKeys:
 
     def notices(self, user: str) -> str:
         return f"{self.prefix}:user:{user}"
+
+    def collab_log(self, file_id: str) -> str:
+        return f"{self.prefix}:collab:{file_id}:log"
+
+    def collab_awareness(self, file_id: str) -> str:
+        return f"{self.prefix}:collab:{file_id}:aw"
+
+    def collab_saver(self, file_id: str) -> str:
+        return f"{self.prefix}:collab:{file_id}:saver"
+
+    def callback(self, execution_id: str) -> str:
+        return f"{self.prefix}:callback:{execution_id}"
 
     def pattern(self) -> str:
         """A SCAN pattern matching every key of this prefix (for tests and cleanup)."""

@@ -13,6 +13,10 @@ student's server holds no database, Redis, Docker or MUSCode credentials.
 
 Only paths under ``api/muscode/v1/`` are relayed, websockets (a run's stream,
 ``/events``) included.
+
+The relay is a part of its own (``c.Relay.service_url``, ``$MUSCODE_SERVICE_URL``): a
+server with a service URL builds it instead of MUSCode's database, queue and sandbox,
+and serves :data:`relay_handlers` instead of MUSCode's own.
 """
 
 from __future__ import annotations
@@ -35,8 +39,11 @@ from tornado.websocket import (
     WebSocketHandler,
     websocket_connect,
 )
+from traitlets import Unicode, default, validate
+from traitlets.config import LoggingConfigurable
 
 from .handlers.base import API_PREFIX, AUTH_RESOURCE
+from .setting_checks import check_url
 
 #: Request headers passed on to the service (the rest, cookies included, stay here).
 FORWARDED = ("Content-Type", "Accept", "If-Match", "If-None-Match")
@@ -48,18 +55,40 @@ TIMEOUT = 330.0
 MAX_MESSAGE = 64 * 1024
 
 
-class Relay:
+class Relay(LoggingConfigurable):
     """Where the service is, and the token this server presents to it."""
 
-    def __init__(self, service_url: str, token: str | None = None) -> None:
-        if not service_url.endswith("/"):
-            service_url += "/"
-        parts = urlsplit(service_url)
-        if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise ValueError(f"service_url must be an http(s) URL, not {service_url!r}")
-        self.service_url = service_url
-        self.service_path = parts.path
-        self.token = token if token is not None else os.environ.get("JUPYTERHUB_API_TOKEN", "")
+    service_url = Unicode(
+        help="""Relay mode ($MUSCODE_SERVICE_URL): the URL of the MUSCode hub service, e.g.
+        http://127.0.0.1:10101/services/muscode/. A student's JupyterHub server set this
+        way keeps no database or sandbox: it relays MUSCode's API (websockets included)
+        to the service with its own JupyterHub API token. Empty: MUSCode runs here.""",
+    ).tag(config=True)
+
+    @default("service_url")
+    def _default_service_url(self) -> str:
+        return os.environ.get("MUSCODE_SERVICE_URL", "")
+
+    @validate("service_url")
+    def _http_url(self, proposal: dict[str, Any]) -> str:
+        url = str(proposal["value"])
+        if not url:
+            return url
+        check_url("Relay.service_url", url, ("http", "https"), "http://hub:8081/services/muscode/")
+        return url if url.endswith("/") else url + "/"
+
+    token = Unicode(
+        help="""The token this server presents to the service. Default: the JupyterHub API
+        token the hub gave this server ($JUPYTERHUB_API_TOKEN).""",
+    )
+
+    @default("token")
+    def _default_token(self) -> str:
+        return os.environ.get("JUPYTERHUB_API_TOKEN", "")
+
+    @property
+    def service_path(self) -> str:
+        return urlsplit(self.service_url).path
 
     def url(self, path: str, query: str = "", websocket: bool = False) -> str:
         url = f"{self.service_url}api/muscode/v1/{path}" + (f"?{query}" if query else "")
@@ -67,6 +96,12 @@ class Relay:
 
     def headers(self) -> dict[str, str]:
         return {"Authorization": f"token {self.token}"} if self.token else {}
+
+    async def start(self) -> None:
+        """Nothing to start: the relay holds no connection between requests."""
+
+    async def stop(self) -> None:
+        """Nothing to stop (see :meth:`start`)."""
 
 
 def _query(query: str) -> str:

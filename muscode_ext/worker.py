@@ -4,20 +4,21 @@ Start any number of them, on any machine that reaches Redis, the database and a
 sandbox::
 
     MUSCODE_REDIS_URL=redis://redis:6379/0 MUSCODE_DB_URL=postgresql://muscode@db/muscode \\
-        muscode-worker --MuscodeApp.workers=4
+        muscode-worker --workers=4
 
-A worker reads the same configuration as the server: the ``MuscodeApp`` traits from
-``jupyter_server_config``, ``jupyter_muscode_config`` and ``jupyter_muscode_worker_config``
-files in the Jupyter config path, the ``MUSCODE_*`` environment variables, and
-``--MuscodeApp.x=...`` on the command line. It builds its parts with the server's own
-``make_*`` methods, so both agree on the database, the sandbox, the languages, the
-limits and Redis.
+A worker reads the same configuration as the server: the ``MuscodeApp`` settings the
+two share (:class:`~.settings.SharedSettings`: the database, Redis, the languages, the
+sandbox...) and the options of the parts (``c.RedisQueue.claim_after``,
+``c.CallbackSender.secret``), from ``jupyter_server_config``, ``jupyter_muscode_config``
+and ``jupyter_muscode_worker_config`` files in the Jupyter config path, the
+``MUSCODE_*`` environment variables, and the command line. It builds its parts with
+the server's own :func:`~.parts.build_parts`, so both agree on all of them.
 
 SIGTERM or SIGINT stops it cleanly: it takes no new runs, hands back one it had just
 read, and lets the runs in flight finish for up to ``stop_timeout`` seconds; runs still
 going then are stopped and finished as ``internal_error`` with a message. A second
 signal stops at once. A worker killed outright (SIGKILL, a crash) loses nothing either:
-its runs are taken over by another worker after ``MuscodeApp.redis_claim_after``.
+its runs are taken over by another worker after ``RedisQueue.claim_after``.
 """
 
 from __future__ import annotations
@@ -36,11 +37,13 @@ from traitlets import Float, Int, Unicode
 from traitlets.config.loader import ConfigFileNotFound
 
 from ._version import __version__
-from .app import MuscodeApp, StartupError
+from .app import MuscodeApp
+from .parts import ENGINE_CLASSES, build_parts
 from .queue.redis import RedisQueue
 from .redis_common import where
-from .services.assignments import AssignmentService
+from .services import run_status
 from .services.runner import ExecutionRunner
+from .settings import StartupError, WorkerSettings
 from .store import Database, Execution
 
 log = logging.getLogger("muscode_ext.worker")
@@ -52,12 +55,14 @@ class WorkerApp(JupyterApp):
     name = "muscode-worker"
     description = __doc__ or ""
     version = __version__
-    classes = [MuscodeApp]
+    # MuscodeApp for the settings the worker shares with the server (only those are
+    # read), then the parts the worker builds.
+    classes = [MuscodeApp, *ENGINE_CLASSES]
 
     aliases = {
         "redis-url": "MuscodeApp.redis_url",
         "db-url": "MuscodeApp.db_url",
-        "workers": "MuscodeApp.workers",
+        "workers": "Queue.concurrency",
         "log-level": "Application.log_level",
         "config": "JupyterApp.config_file",
     }
@@ -112,32 +117,21 @@ class WorkerApp(JupyterApp):
 
     async def serve(self) -> int:
         """Run jobs until a signal says stop. Returns the process exit code."""
-        muscode = MuscodeApp(parent=self)
-        if not muscode.redis_url:
+        settings = WorkerSettings.from_config(self, self.data_dir)
+        if not settings.redis_url:
             raise StartupError(
                 "no Redis to take runs from: set MUSCODE_REDIS_URL or "
                 "--MuscodeApp.redis_url=redis://host:6379/0 (the same as the server's)"
             )
-        languages = muscode.make_language_registry()
-        db = muscode.open_database()
-        sandbox = muscode.make_sandbox()
-        bus = muscode.make_event_bus()
-        queue = muscode.make_queue(consume=True)
-        assert isinstance(queue, RedisQueue)
-        callbacks = muscode.make_callbacks()
         # Run start/finish audit events: this process has no Jupyter Server, so an event
         # logger of its own (MuscodeApp.audit_log, or EventLogger.handlers in config).
-        audit = muscode.make_audit()
-        runner = ExecutionRunner(
-            db,
-            sandbox,
-            languages,
-            muscode.execution_policy().compile_limits,
-            bus,
-            callbacks=callbacks,
-            audit=audit,
-            on_done=AssignmentService(db, bus).on_run_done,
-        )
+        parts = build_parts(settings, consume=True)
+        db, sandbox, bus, queue = parts.db, parts.sandbox, parts.bus, parts.queue
+        if not isinstance(queue, RedisQueue):
+            raise StartupError(
+                f"MuscodeApp.queue_class is {type(queue).__name__}: a worker takes runs "
+                "from a RedisQueue"
+            )
         stopping = asyncio.Event()
         now = asyncio.Event()
         chores: set[asyncio.Task[None]] = set()
@@ -156,14 +150,16 @@ class WorkerApp(JupyterApp):
 
                 start_http_server(self.metrics_port, addr=self.metrics_ip)
             queue.on_reset = lambda: requeue_queued(db, queue)
-            await queue.start(_logged(runner, db, chores))
+            await queue.start(_logged(parts.runner, db, chores))
             log.info(
-                "muscode-worker %s ready: consumer %s, %d at a time, %s sandbox, Redis %s",
+                "muscode-worker %s ready: consumer %s, %d at a time, %s sandbox, Redis %s; "
+                "runs of a stopped worker taken over after %g s",
                 __version__,
                 queue.consumer,
                 queue.concurrency,
                 sandbox.name,
-                where(muscode.redis_url),
+                where(settings.redis_url),
+                queue.claim_after,
             )
             await stopping.wait()
             left = len(queue.in_flight())
@@ -185,11 +181,11 @@ class WorkerApp(JupyterApp):
         finally:
             await queue.stop()
             await asyncio.gather(*chores, return_exceptions=True)
-            await callbacks.close()
+            await parts.callbacks.close()
             await bus.close()
             await sandbox.stop()
             await db.dispose()
-            audit.close()
+            parts.audit.close()
         log.info("muscode-worker stopped")
         return 0
 
@@ -272,16 +268,9 @@ def _started_since(started_at: datetime | None, since: datetime) -> bool:
 async def requeue_queued(db: Database, queue: RedisQueue) -> None:
     """Put every run the database has as ``queued`` into the queue again (after Redis
     lost its data). Duplicates are harmless: a run is claimed once."""
-    async with db.session() as s:
-        ids = list(
-            await s.scalars(
-                select(Execution.id)
-                .where(Execution.status == "queued")
-                .order_by(Execution.created_at)
-            )
-        )
-    for execution_id in ids:
-        await queue.put(execution_id)
+    ids = await run_status.requeue(db)
+    for execution_id, lane in ids:
+        await queue.put(execution_id, lane=lane)
     if ids:
         log.warning("re-queued %d queued run(s) from the database", len(ids))
 

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import logging
 from collections import defaultdict
 from collections.abc import AsyncIterator
+from typing import Any
 
-from .base import Event, EventBus
+from .base import Event, EventBus, backlog_full, replay_full
+
+log = logging.getLogger(__name__)
 
 
 def _longer(items: list[Event], than: int) -> bool:
@@ -18,13 +22,17 @@ class _Channel:
     def __init__(self) -> None:
         self.events: list[Event] = []
         self.changed = asyncio.Condition()
+        #: Bytes of output kept for replay (plus a little per event).
+        self.kept = 0
+        #: Output is no longer kept (past EventBus.max_replay_bytes).
+        self.full = False
 
 
 class InProcessEventBus(EventBus):
     name = "memory"
 
-    def __init__(self, retention: float = 300.0) -> None:
-        self.retention = retention
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
         self._runs: dict[str, _Channel] = defaultdict(_Channel)
         self._controls: dict[str, _Channel] = defaultdict(_Channel)
         self._listeners: dict[str, set[asyncio.Queue[Event]]] = defaultdict(set)
@@ -33,6 +41,13 @@ class InProcessEventBus(EventBus):
     async def publish(self, execution_id: str, event: Event) -> int:
         channel = self._runs[execution_id]
         async with channel.changed:
+            if event.get("type") in ("stdout", "stderr"):
+                if channel.full:
+                    return len(channel.events)
+                channel.kept += len(event.get("data") or "") + 100
+                if channel.kept > self.max_replay_bytes:
+                    channel.full = True
+                    event = replay_full(self.max_replay_bytes)
             seq = len(channel.events) + 1
             channel.events.append({**event, "seq": seq})
             channel.changed.notify_all()
@@ -53,10 +68,13 @@ class InProcessEventBus(EventBus):
 
     async def notify(self, user: str, event: Event) -> None:
         for queue in list(self._listeners.get(user, ())):
+            if queue.full():
+                log.warning("a slow /events listener of %s lost a notice", user)
+                continue
             queue.put_nowait(event)
 
     async def notices(self, user: str) -> AsyncIterator[Event]:
-        queue: asyncio.Queue[Event] = asyncio.Queue()
+        queue: asyncio.Queue[Event] = asyncio.Queue(maxsize=self.max_pending_notices)
         self._listeners[user].add(queue)
         try:
             while True:
@@ -69,17 +87,19 @@ class InProcessEventBus(EventBus):
     async def control(self, execution_id: str, message: Event) -> None:
         channel = self._controls[execution_id]
         async with channel.changed:
+            if len(channel.events) >= self.max_control_backlog:
+                raise backlog_full(execution_id, self.max_control_backlog)
             channel.events.append(dict(message))
             channel.changed.notify_all()
 
     async def controls(self, execution_id: str) -> AsyncIterator[Event]:
+        """The run's control messages; each is handed out once and then forgotten (one
+        reader: the run's worker), so only those not yet taken take memory."""
         channel = self._controls[execution_id]
-        seen = 0
         while True:
             async with channel.changed:
-                await channel.changed.wait_for(functools.partial(_longer, channel.events, seen))
-                batch = channel.events[seen:]
-            seen += len(batch)
+                await channel.changed.wait_for(functools.partial(_longer, channel.events, 0))
+                batch, channel.events = channel.events, []
             for message in batch:
                 yield message
 

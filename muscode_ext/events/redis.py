@@ -5,7 +5,9 @@
   with XREAD from ``0-{after}``: the stored events first (the replay), then, blocking,
   the live rest, in order, without gaps or duplicates; it ends after ``done``.
 - A run's **control channel** is a stream too, read from its start, so stdin typed
-  before the worker started listening is not lost.
+  before the worker started listening is not lost. Its reader trims what it has
+  taken, and an append is refused while ``max_control_backlog`` entries wait, so the
+  stream holds only a bounded backlog.
 - A user's **notices** go over pub/sub (live only): one subscription per channel and
   server process, fanned out to that process's websockets.
 
@@ -28,6 +30,8 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar
 
+from traitlets import Float, Int
+
 from ..redis_common import (
     BLOCK_MS,
     REDIS_DOWN,
@@ -43,13 +47,15 @@ from ..redis_common import (
     stream_entries,
     where,
 )
-from .base import Event, EventBus
+from .base import Event, EventBus, backlog_full
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-# KEYS[1]: the stream. ARGV: token, JSON event, seconds to live.
+# KEYS[1]: the stream. ARGV: token, JSON event, seconds to live, and (a control
+# channel) how many entries may wait: refused (returns false) at that many. The reader
+# of a control channel trims what it has taken, so the stream holds only what waits.
 # Returns the entry id (the existing one when this token was already appended).
 _APPEND = """
 local last = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
@@ -60,6 +66,9 @@ if last[1] then
       return last[1][1]
     end
   end
+end
+if ARGV[4] and redis.call('XLEN', KEYS[1]) >= tonumber(ARGV[4]) then
+  return false
 end
 local id = redis.call('XADD', KEYS[1], '0-*', 't', ARGV[1], 'e', ARGV[2])
 redis.call('EXPIRE', KEYS[1], ARGV[3])
@@ -82,25 +91,28 @@ class RedisEventBus(EventBus):
 
     name = "redis"
 
-    def __init__(
-        self,
-        url: str,
-        *,
-        prefix: str = "muscode",
-        retention: float = 300.0,
-        live_ttl: int = 3600,
-        retry_for: float = 5.0,
-        subscribe_grace: float = 30.0,
-    ) -> None:
+    live_ttl = Int(
+        3600,
+        help="""Seconds a run's channels live after their last event while the run is not
+        finished (its worker vanished).""",
+    ).tag(config=True)
+
+    retry_for = Float(
+        5.0,
+        help="""Seconds a publish or control message keeps retrying while Redis is down
+        before it gives up (so a short outage does not fail a run).""",
+    ).tag(config=True)
+
+    subscribe_grace = Float(
+        30.0,
+        help="Seconds a websocket subscriber waits for Redis to come back before it gives up.",
+    ).tag(config=True)
+
+    def __init__(self, url: str, *, prefix: str = "muscode", **kwargs: Any) -> None:
+        """``url`` and ``prefix``: where the channels live (shared with the queue)."""
+        super().__init__(**kwargs)
         self.url = url
         self.keys = RedisKeys(prefix)
-        self.retention = retention
-        self.live_ttl = live_ttl
-        #: How long a publish or control keeps retrying while Redis is down before it
-        #: gives up with DependencyDown (a short outage does not fail a run).
-        self.retry_for = retry_for
-        #: How long a subscriber waits for Redis to come back before it gives up.
-        self.subscribe_grace = subscribe_grace
         self._redis = connect(url)
         self._append = self._redis.register_script(_APPEND)
         self._listeners: dict[str, set[asyncio.Queue[Event]]] = {}
@@ -147,7 +159,21 @@ class RedisEventBus(EventBus):
     # -- control channel --------------------------------------------------------------
 
     async def control(self, execution_id: str, message: Event) -> None:
-        await self._add(self.keys.control(execution_id), dict(message))
+        key = self.keys.control(execution_id)
+        payload = json.dumps(message, ensure_ascii=False, separators=(",", ":"))
+        token = secrets.token_hex(8)
+
+        async def append() -> Any:
+            args: list[str | int] = [token, payload, self.live_ttl, self.max_control_backlog]
+            return await self._append(keys=[key], args=args)
+
+        try:
+            added = await self._retrying(append)
+        except REDIS_DOWN as e:
+            stop_if_cancelled()
+            raise redis_down(self.url, e, "the live channel (Redis)") from e
+        if not added:
+            raise backlog_full(execution_id, self.max_control_backlog)
 
     async def controls(self, execution_id: str) -> AsyncIterator[Event]:
         key = self.keys.control(execution_id)
@@ -165,9 +191,20 @@ class RedisEventBus(EventBus):
                 continue
             outage.ok()
             backoff.reset()
-            for entry_id, fields in stream_entries(reply):
-                last = entry_id
+            entries = stream_entries(reply)
+            if entries:
+                last = entries[-1][0]
+                await self._forget_taken(key, last)
+            for _entry_id, fields in entries:
                 yield json.loads(fields["e"])
+
+    async def _forget_taken(self, key: str, last: str) -> None:
+        """Trim the control entries up to ``last``: taken, they need no memory."""
+        try:
+            await self._redis.xtrim(key, minid=f"0-{_seq(last) + 1}")
+        except REDIS_DOWN as e:
+            stop_if_cancelled()
+            log.warning("could not trim %s: %s", key, e)
 
     # -- expiry -----------------------------------------------------------------------
 
@@ -202,7 +239,7 @@ class RedisEventBus(EventBus):
 
     async def notices(self, user: str) -> AsyncIterator[Event]:
         channel = self.keys.notices(user)
-        queue: asyncio.Queue[Event] = asyncio.Queue(maxsize=1000)
+        queue: asyncio.Queue[Event] = asyncio.Queue(maxsize=self.max_pending_notices)
         self._listeners.setdefault(channel, set()).add(queue)
         self._ensure_pubsub()
         try:

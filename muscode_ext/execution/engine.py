@@ -8,6 +8,7 @@ The HTTP layer and the worker call :func:`execute`; backends only implement
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import logging
 from collections.abc import Sequence
@@ -32,6 +33,16 @@ log = logging.getLogger(__name__)
 
 def _text(data: bytes) -> str:
     return data.decode("utf-8", errors="replace")
+
+
+def _raw(data: bytes) -> str | None:
+    """``data`` in base64 when it is not valid UTF-8 (its text then holds U+FFFD where
+    bytes were replaced), else None."""
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return base64.b64encode(data).decode("ascii")
+    return None
 
 
 @dataclass(frozen=True)
@@ -64,6 +75,9 @@ class TestResult:
     memory_kb: int | None = None
     truncated: dict[str, bool] = field(default_factory=lambda: {"stdout": False, "stderr": False})
     message: str | None = None
+    #: The exact bytes, base64, when they were not valid UTF-8 (else None).
+    stdout_base64: str | None = None
+    stderr_base64: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -71,6 +85,8 @@ class TestResult:
             "verdict": self.verdict,
             "stdout": self.stdout,
             "stderr": self.stderr,
+            "stdout_base64": self.stdout_base64,
+            "stderr_base64": self.stderr_base64,
             "exit_code": self.exit_code,
             "signal": self.signal,
             "time_ms": self.time_ms,
@@ -97,6 +113,9 @@ class ExecutionOutcome:
     signal: int | None = None
     stdout: str = ""
     stderr: str = ""
+    #: The exact bytes of ``stdout``/``stderr``, base64, when not valid UTF-8 (else None).
+    stdout_base64: str | None = None
+    stderr_base64: str | None = None
     compile_output: str | None = None
     #: Wall time of the compile step (None: no compile step, or it never ran).
     compile_time_ms: int | None = None
@@ -105,6 +124,9 @@ class ExecutionOutcome:
     wall_time_ms: int | None = None
     memory_kb: int | None = None
     tests: list[TestResult] | None = None
+    #: True when an identical earlier build was reused (not an API field: the compile
+    #: step's absence shows as a null ``compile_time_ms``).
+    build_cached: bool = False
 
     def as_dict(self) -> dict[str, Any]:
         """The API.md result fields this object holds, by their API names."""
@@ -115,6 +137,8 @@ class ExecutionOutcome:
             "signal": self.signal,
             "stdout": self.stdout,
             "stderr": self.stderr,
+            "stdout_base64": self.stdout_base64,
+            "stderr_base64": self.stderr_base64,
             "compile_output": self.compile_output,
             "compile_time_ms": self.compile_time_ms,
             "truncated": dict(self.truncated),
@@ -234,20 +258,14 @@ async def _execute_prepared(
         if compiled is not None and compiled.outcome is not None
         else None
     )
+    cached = compiled is not None and compiled.cached
     if compiled is not None and not compiled.ok:
-        message = "The program did not compile."
-        return ExecutionOutcome(
-            verdict=COMPILE_ERROR,
-            message=message,
-            compile_output=compile_output,
-            compile_time_ms=compile_time_ms,
-            tests=None
-            if not tests
-            else [TestResult(name=t.name, verdict=COMPILE_ERROR, message=message) for t in tests],
-        )
+        return _not_compiled(compiled.output, compile_time_ms, tests)
 
     if not tests:
         outcome = await _run_once(program, stdin, limits, on_output, cancel)
+        if program.compile is not None and not program.compile.ok:
+            return _not_compiled(program.compile.output, None, tests)
         verdict, why = decide(outcome, limits, expected_output)
         return ExecutionOutcome(
             verdict=verdict,
@@ -256,8 +274,11 @@ async def _execute_prepared(
             signal=outcome.signal,
             stdout=_text(outcome.stdout),
             stderr=_text(outcome.stderr),
+            stdout_base64=_raw(outcome.stdout),
+            stderr_base64=_raw(outcome.stderr),
             compile_output=compile_output,
             compile_time_ms=compile_time_ms,
+            build_cached=cached,
             truncated={"stdout": outcome.stdout_truncated, "stderr": outcome.stderr_truncated},
             time_ms=outcome.time_ms,
             wall_time_ms=outcome.wall_time_ms,
@@ -272,6 +293,9 @@ async def _execute_prepared(
         case_stdin = case.stdin.encode() if isinstance(case.stdin, str) else case.stdin
         case_limits = case.limits or limits
         outcome = await _run_once(program, case_stdin, case_limits, on_output, cancel)
+        if program.compile is not None and not program.compile.ok:
+            # The first run found that the program does not parse: none of them runs.
+            return _not_compiled(program.compile.output, None, tests)
         verdict, why = decide(outcome, case_limits, case.expected_output)
         results.append(
             TestResult(
@@ -279,6 +303,8 @@ async def _execute_prepared(
                 verdict=verdict,
                 stdout=_text(outcome.stdout),
                 stderr=_text(outcome.stderr),
+                stdout_base64=_raw(outcome.stdout),
+                stderr_base64=_raw(outcome.stderr),
                 exit_code=outcome.exit_code,
                 signal=outcome.signal,
                 time_ms=outcome.time_ms,
@@ -305,13 +331,33 @@ async def _execute_prepared(
         signal=shown.signal,
         stdout=shown.stdout,
         stderr=shown.stderr,
+        stdout_base64=shown.stdout_base64,
+        stderr_base64=shown.stderr_base64,
         compile_output=compile_output,
         compile_time_ms=compile_time_ms,
+        build_cached=cached,
         truncated=dict(shown.truncated),
         time_ms=max((r.time_ms or 0 for r in ran), default=None),
         wall_time_ms=sum(r.wall_time_ms or 0 for r in ran) if ran else None,
         memory_kb=max((r.memory_kb or 0 for r in ran), default=None),
         tests=results,
+    )
+
+
+def _not_compiled(
+    output: str, compile_time_ms: int | None, tests: Sequence[TestCase] | None
+) -> ExecutionOutcome:
+    """The result of a program that did not compile (or, interpreted, did not parse):
+    every test a ``compile_error``, none run."""
+    message = "The program did not compile."
+    return ExecutionOutcome(
+        verdict=COMPILE_ERROR,
+        message=message,
+        compile_output=output,
+        compile_time_ms=compile_time_ms,
+        tests=None
+        if not tests
+        else [TestResult(name=t.name, verdict=COMPILE_ERROR, message=message) for t in tests],
     )
 
 
@@ -353,4 +399,10 @@ async def _run_once(
     await asyncio.wait({run})
     if not run.cancelled() and run.exception() is None:
         return run.result()  # it finished while being cancelled
-    return RunOutcome(cancelled=True, stdout=bytes(seen["stdout"]), stderr=bytes(seen["stderr"]))
+    stopped = RunOutcome(cancelled=True, stdout=bytes(seen["stdout"]), stderr=bytes(seen["stderr"]))
+    used = program.stopped
+    if used is not None:
+        # What it used up to the stop, as the backend measured it.
+        stopped.time_ms, stopped.memory_kb = used.time_ms, used.memory_kb
+        stopped.wall_time_ms, stopped.input_wait_ms = used.wall_time_ms, used.input_wait_ms
+    return stopped

@@ -26,6 +26,8 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import PurePosixPath
 from typing import Any
 
+from .syntax import PYTHON_LAUNCHER
+
 _LIST_PLACEHOLDERS = ("{sources}", "{options}", "{args}")
 
 
@@ -38,6 +40,9 @@ class Language:
     extensions: tuple[str, ...]
     run: tuple[str, ...]
     compile: tuple[str, ...] | None = None
+    #: Syntax check of the main file before the first run, for interpreted languages
+    #: (``php -l``): when it fails, the run is a ``compile_error`` with what it printed.
+    check: tuple[str, ...] | None = None
     #: Command printing the runtime's version (first line of stdout or stderr is used).
     version: tuple[str, ...] = ()
     #: Docker image holding the runtime (the Docker backend only).
@@ -88,7 +93,7 @@ class Language:
             raise ValueError(f"language {id!r}: unknown setting(s) {', '.join(sorted(unknown))}")
         values: dict[str, Any] = {}
         for key, value in conf.items():
-            if key in ("extensions", "run", "compile", "version") and value is not None:
+            if key in ("extensions", "run", "compile", "check", "version") and value is not None:
                 if isinstance(value, str):
                     raise ValueError(f"language {id!r}: {key} must be a list of strings")
                 value = tuple(value)
@@ -110,7 +115,9 @@ DEFAULT_LANGUAGES: dict[str, Language] = {
             extensions=(".py",),
             # Not -I: it would drop the script's folder from sys.path (multi-file projects).
             # -u: output streams live, and a prompt shows before input() blocks.
-            run=("python3", "-u", "-E", "-s", "-B", "{main}", "{args}"),
+            # The launcher compiles {main} first: a syntax error is a compile_error
+            # (see ``syntax``); then it runs it as ``python3 {main}`` would.
+            run=("python3", "-u", "-E", "-s", "-B", "-c", PYTHON_LAUNCHER, "{main}", "{args}"),
             version=("python3", "--version"),
         ),
         Language(
@@ -187,6 +194,7 @@ DEFAULT_LANGUAGES: dict[str, Language] = {
             name="PHP",
             extensions=(".php",),
             run=("php", "-n", "-d", "memory_limit=-1", "{main}", "{args}"),
+            check=("php", "-n", "-l", "{main}"),
             version=("php", "-n", "-r", "echo PHP_VERSION;"),
         ),
     ]

@@ -14,7 +14,8 @@ Precedence, first match wins:
    → ``time_limit_exceeded``;
 5. stdout+stderr passed the output cap → ``output_limit_exceeded``;
 6. a non-zero exit or a fatal signal → ``runtime_error``;
-7. expected output given → ``accepted`` or ``wrong_answer``; none → ``accepted``.
+7. expected output given → ``accepted`` or ``wrong_answer`` (compared by the rule it
+   carries, :mod:`.compare`); none → ``accepted``.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from __future__ import annotations
 import re
 import signal as _signal
 
+from . import compare as _compare
 from .base import Limits, RunOutcome
 
 ACCEPTED = "accepted"
@@ -46,25 +48,15 @@ VERDICTS = (
     INTERNAL_ERROR,
 )
 
-# ASCII whitespace only: what a judge means by "trailing whitespace". str.rstrip() with no
-# argument would also eat e.g. U+00A0, which a student may print on purpose.
-_WS = " \t\r\n\f\v"
-
-
-def _normalise(text: str) -> list[str]:
-    lines = [line.rstrip(_WS) for line in text.split("\n")]
-    while lines and not lines[-1]:
-        lines.pop()
-    return lines
-
 
 def outputs_match(actual: str, expected: str) -> bool:
-    """True when ``actual`` equals ``expected`` up to trailing whitespace.
+    """True when ``actual`` matches ``expected`` by the rule ``expected`` carries
+    (:mod:`.compare`); a plain ``str`` is compared up to trailing whitespace.
 
     Whitespace at the end of each line (including a ``\\r`` of Windows line ends) and
-    blank lines at the end of the output are ignored; everything else must be equal.
+    blank lines at the end of the output are then ignored; everything else must be equal.
     """
-    return _normalise(actual) == _normalise(expected)
+    return _compare.outputs_match(actual, expected, *_compare.rule_of(expected))
 
 
 # What runtimes print when an allocation fails. Only looked at when the program also
@@ -141,7 +133,13 @@ def decide(
             TIME_LIMIT_EXCEEDED,
             f"The program used more than {limits.cpu_time_ms} ms of CPU time.",
         )
-    if hit == "wall_time" or outcome.wall_time_ms > limits.wall_time_ms:
+    if hit == "idle":
+        return (
+            TIME_LIMIT_EXCEEDED,
+            f"The program waited too long for input (more than {duration(limits.idle_ms)}).",
+        )
+    counted_ms = outcome.wall_time_ms - outcome.input_wait_ms
+    if hit == "wall_time" or counted_ms > limits.wall_time_ms:
         return (
             TIME_LIMIT_EXCEEDED,
             f"The program ran longer than {limits.wall_time_ms} ms (wall clock).",
@@ -175,4 +173,18 @@ def decide(
         return WRONG_ANSWER, "The output was truncated."
     if outputs_match(actual, expected_output):
         return ACCEPTED, None
-    return WRONG_ANSWER, "The output differs from the expected output."
+    return (
+        WRONG_ANSWER,
+        f"The output differs from the expected output{_compare.describe(expected_output)}.",
+    )
+
+
+def duration(ms: int) -> str:
+    """``ms`` as a person reads it: "300 ms", "45 s", "5 min", "2 min 30 s"."""
+    if ms < 1000:
+        return f"{ms} ms"
+    seconds = ms / 1000
+    if seconds < 60:
+        return f"{seconds:g} s"
+    minutes, rest = divmod(round(seconds), 60)
+    return f"{minutes} min" + (f" {rest} s" if rest else "")

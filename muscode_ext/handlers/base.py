@@ -15,9 +15,8 @@ from tornado import web
 
 from ..auth import Caller
 from ..errors import BadRequest, Invalid, MuscodeError, Unauthorized, UnsupportedMediaType
-
-if TYPE_CHECKING:
-    from ..app import MuscodeApp
+from ..server import MuscodeServer
+from .bodies import BodyLimitMixin
 
 API_PREFIX = "/api/muscode/v1"
 #: Every handler checks permissions against this Jupyter authorization resource.
@@ -66,8 +65,11 @@ class MuscodeMixin(ExtensionHandlerMixin, _HandlerBase):
     _caller: Caller | None = None
 
     @property
-    def muscode(self) -> MuscodeApp:
-        return cast("MuscodeApp", self.extensionapp)
+    def muscode(self) -> MuscodeServer:
+        """What MUSCode runs in this server: its services, and who may do what."""
+        server = getattr(self.extensionapp, "server", None)
+        assert isinstance(server, MuscodeServer), "MUSCode's handlers run only where it does"
+        return server
 
     @property
     def identity_provider(self) -> Any:
@@ -211,7 +213,8 @@ class MuscodeMixin(ExtensionHandlerMixin, _HandlerBase):
         super().log_exception(typ, value, tb)
 
 
-class MuscodeHandler(MuscodeMixin, APIHandler):
+@web.stream_request_body  # bodies are read after auth, up to a cap: handlers/bodies.py
+class MuscodeHandler(BodyLimitMixin, MuscodeMixin, APIHandler):
     """Base class of MUSCode's REST handlers."""
 
     def write_json(self, data: Any, status: int = 200, location: str | None = None) -> None:

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from ..errors import BadRequest, UnsupportedMediaType
-from ..services.classes import ClassCreate, ClassUpdate, MembersAdd
+from ..services.classes import ClassCreate, ClassUpdate, MembersAdd, MemberUpdate
 from .base import API_PREFIX, MuscodeHandler, api
 
 
 class ClassListHandler(MuscodeHandler):
     @api
     async def get(self) -> None:
-        self.write_json(await self.muscode.class_service.list_classes(self.caller))
+        archived = self.query_bool("include_archived")
+        self.write_json(await self.muscode.class_service.list_classes(self.caller, archived))
 
     @api
     async def post(self) -> None:
@@ -49,7 +50,8 @@ class MemberListHandler(MuscodeHandler):
 
 
 class RosterImportHandler(MuscodeHandler):
-    """``POST /classes/{id}/members.csv``: a roster as ``text/csv`` (header ``name,role``)."""
+    """``POST /classes/{id}/members.csv``: a roster as ``text/csv`` (a ``name`` column,
+    an optional ``role`` column, other columns ignored)."""
 
     @api
     async def post(self, class_id: str) -> None:
@@ -66,6 +68,13 @@ class RosterImportHandler(MuscodeHandler):
 
 
 class MemberHandler(MuscodeHandler):
+    @api
+    async def patch(self, class_id: str, name: str) -> None:
+        data = self.parse(MemberUpdate)
+        self.write_json(
+            await self.muscode.class_service.set_role(self.caller, class_id, name, data)
+        )
+
     @api
     async def delete(self, class_id: str, name: str) -> None:
         await self.muscode.class_service.remove_member(self.caller, class_id, name)

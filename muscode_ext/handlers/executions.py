@@ -5,8 +5,10 @@ from __future__ import annotations
 import math
 
 from ..errors import Invalid
-from ..services.executions import ExecutionBatch, ExecutionCreate
+from ..services.run_requests import ExecutionBatch, ExecutionCreate
+from ..services.run_status import RunStatus
 from .base import API_PREFIX, MuscodeHandler, api
+from .bodies import UPLOAD
 
 MAX_WAIT_SECONDS = 300.0
 MAX_IDS = 100
@@ -19,6 +21,8 @@ class LanguagesHandler(MuscodeHandler):
 
 
 class ExecutionListHandler(MuscodeHandler):
+    body_cap = UPLOAD  # files and programs
+
     @api
     async def get(self) -> None:
         ids = self.get_query_argument("ids", None)
@@ -26,7 +30,7 @@ class ExecutionListHandler(MuscodeHandler):
         if id_list is not None and len(id_list) > MAX_IDS:
             raise Invalid.field("ids", f"at most {MAX_IDS} ids at a time")
         status = self.get_query_argument("status", None)
-        if status not in (None, "queued", "running", "done"):
+        if status not in (None, *RunStatus):
             raise Invalid.field("status", "must be queued, running or done")
         self.write_json(
             await self.muscode.executions.list_runs(
@@ -89,6 +93,8 @@ class ExecutionCancelHandler(MuscodeHandler):
 
 
 class ExecutionBatchHandler(MuscodeHandler):
+    body_cap = UPLOAD  # files and programs
+
     @api
     async def post(self) -> None:
         batch = self.parse(ExecutionBatch)

@@ -20,14 +20,22 @@ from tornado import web
 from tornado.websocket import WebSocketClosedError, WebSocketHandler
 
 from ..errors import MuscodeError
+from ..services.sockets import OpenSocket
 from .base import API_PREFIX, MuscodeMixin, websocket
-
-#: Largest message a client may send (stdin chunks); bigger ones close the socket.
-MAX_MESSAGE = 64 * 1024
 
 
 class _LiveHandler(WebSocketMixin, WebSocketHandler, MuscodeMixin, JupyterHandler):
-    """Shared plumbing: auth before the upgrade, one forwarding task per connection."""
+    """Shared plumbing: auth before the upgrade, one forwarding task per connection,
+    and a seat in the registry of open sockets (closed when the credential ends)."""
+
+    #: The class whose staff the caller must stay for this socket (None: no class).
+    relies_on_class: str | None = None
+    _seat: OpenSocket | None = None
+
+    @property
+    def max_message_size(self) -> int:
+        # Tornado refuses a bigger frame (close 1009) from its header, before reading it.
+        return int(self.muscode.sockets.max_message_size)
 
     def set_default_headers(self) -> None:
         # JupyterHandler's defaults (CSP and friends) do not apply to a websocket upgrade.
@@ -45,7 +53,19 @@ class _LiveHandler(WebSocketMixin, WebSocketHandler, MuscodeMixin, JupyterHandle
 
     def open(self, *args: Any, **kwargs: Any) -> None:
         super().open()  # starts Jupyter's ping loop
+        self._seat = self.muscode.sockets.register(
+            self.caller, self._end, class_id=self.relies_on_class
+        )
+        if self._seat.closed:
+            return
         self._task = asyncio.create_task(self._forward(self.events()))
+
+    def _end(self, code: int, reason: str) -> None:
+        """Close the socket because what allowed it has ended (see services/sockets)."""
+        task = getattr(self, "_task", None)
+        if task is not None:
+            task.cancel()
+        self.close(code, reason)
 
     def events(self) -> AsyncIterator[dict[str, Any]]:
         raise NotImplementedError
@@ -68,9 +88,19 @@ class _LiveHandler(WebSocketMixin, WebSocketHandler, MuscodeMixin, JupyterHandle
             self.close(1011, "internal error")
 
     def on_close(self) -> None:
+        if self._seat is not None:
+            self.muscode.sockets.unregister(self._seat)
         task = getattr(self, "_task", None)
         if task is not None:
             task.cancel()
+
+    def _open_for_input(self) -> bool:
+        """False once the socket is closing: nothing it sends is acted on then."""
+        return (
+            self.ws_connection is not None
+            and not self.ws_connection.is_closing()
+            and not (self._seat is not None and self._seat.closed)
+        )
 
     async def _reply_error(self, message: str, reason: str) -> None:
         with contextlib.suppress(WebSocketClosedError):
@@ -91,14 +121,14 @@ class ExecutionStreamHandler(_LiveHandler):
             await self.muscode.executions.get(self.caller, execution_id)
         except MuscodeError as e:
             raise web.HTTPError(e.status, e.message) from None
+        self.relies_on_class = await self.muscode.sockets.class_watched(self.caller, execution_id)
         await super().get(execution_id)
 
     def events(self) -> AsyncIterator[dict[str, Any]]:
         return self.muscode.executions.stream(self.caller, self.execution_id)
 
     async def on_message(self, message: str | bytes) -> None:
-        if len(message) > MAX_MESSAGE:
-            self.close(1009, "message too big")
+        if not self._open_for_input():
             return
         try:
             data = json.loads(message)

@@ -7,11 +7,14 @@ import re
 from ..errors import Invalid
 from ..services.projects import FileInput, FileUpdate, ProjectCreate, ProjectUpdate
 from .base import API_PREFIX, MuscodeHandler, api
+from .bodies import UPLOAD
 
 _ETAG_VERSION = re.compile(r'^\s*(?:W/)?"?v?(\d+)(?:-[0-9a-f]+)?"?\s*$')
 
 
 class ProjectListHandler(MuscodeHandler):
+    body_cap = UPLOAD  # files and programs
+
     @api
     async def get(self) -> None:
         projects = await self.muscode.projects.list_projects(
@@ -56,6 +59,8 @@ class ProjectRestoreHandler(MuscodeHandler):
 
 
 class FileListHandler(MuscodeHandler):
+    body_cap = UPLOAD  # files and programs
+
     @api
     async def get(self, project_id: str) -> None:
         self.write_json(await self.muscode.projects.list_files(self.caller, project_id))
@@ -67,6 +72,8 @@ class FileListHandler(MuscodeHandler):
 
 
 class FileHandler(MuscodeHandler):
+    body_cap = UPLOAD  # files and programs
+
     @api
     async def get(self, project_id: str, file_id: str) -> None:
         prefer = self.get_query_argument("encoding", None)

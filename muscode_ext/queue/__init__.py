@@ -1,6 +1,6 @@
 """Job queues behind one small interface."""
 
-from .base import JobHandler, Queue
+from .base import BULK, INTERACTIVE, LANES, JobHandler, Lane, Queue
 from .memory import InProcessQueue
 
-__all__ = ["InProcessQueue", "JobHandler", "Queue"]
+__all__ = ["BULK", "INTERACTIVE", "LANES", "InProcessQueue", "JobHandler", "Lane", "Queue"]

@@ -1,8 +1,11 @@
-"""The Redis queue: a stream with one consumer group, drained by ``muscode-worker``\\s.
+"""The Redis queue: a stream per lane with one consumer group each, drained by
+``muscode-worker``\\s.
 
 The server only adds entries (``consume=False``); each worker process runs
 ``concurrency`` consumer tasks that read one entry at a time (XREADGROUP), call the
-handler, then acknowledge and delete the entry. What keeps a run from being lost:
+handler, then acknowledge and delete the entry. A consumer looks at the interactive
+stream first and reads the bulk stream only while fewer than ``bulk_slots`` of its
+process's consumers hold a bulk job (see ``base``). What keeps a run from being lost:
 
 - a run is a database row before it is an entry, and duplicates are harmless (the
   runner claims a run with one conditional UPDATE), so putting an id twice is safe;
@@ -33,6 +36,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from redis.exceptions import ResponseError
+from traitlets import Float, TraitError, validate
 
 from ..redis_common import (
     BLOCK_MS,
@@ -47,14 +51,15 @@ from ..redis_common import (
     connect,
     redis_down,
     stop_if_cancelled,
-    stream_entries,
     where,
 )
-from .base import JobHandler, Queue
+from .base import BULK, INTERACTIVE, LANES, JobHandler, Lane, Queue
 
 log = logging.getLogger(__name__)
 
-Entry = tuple[str, JobMessage]
+#: A job taken from a lane's stream: (lane, entry id, job). Entry ids are unique per
+#: stream only, so the lane goes with them.
+Entry = tuple[Lane, str, JobMessage]
 
 #: How often a worker looks for consumers of workers long gone, and how long one must
 #: have been silent (a live one polls every BLOCK_MS) before it is forgotten.
@@ -74,26 +79,34 @@ class RedisQueue(Queue):
     name = "redis"
     runs_in_process = False
 
+    claim_after = Float(
+        30.0,
+        help="""Seconds after which a job whose worker stopped sending heartbeats (it was
+        killed) is handed to another worker. Workers renew their claim every third of it.""",
+    ).tag(config=True)
+
+    depth_every = Float(
+        1.0,
+        help="""Seconds between two readings of the queue depth (the `muscode_queue_depth`
+        metric and the queue-full check read the last one).""",
+    ).tag(config=True)
+
+    @validate("claim_after", "depth_every")
+    def _positive(self, proposal: dict[str, Any]) -> float:
+        value = float(proposal["value"])
+        if value <= 0:
+            raise TraitError(f"{proposal['trait'].name} must be positive, not {value}")
+        return value
+
     def __init__(
-        self,
-        url: str,
-        *,
-        concurrency: int = 2,
-        consume: bool = False,
-        claim_after: float = 30.0,
-        prefix: str = "muscode",
-        depth_every: float = 1.0,
+        self, url: str, *, consume: bool = False, prefix: str = "muscode", **kwargs: Any
     ) -> None:
-        if concurrency < 1:
-            raise ValueError("concurrency must be at least 1")
-        if claim_after <= 0:
-            raise ValueError("claim_after must be positive")
+        """``url`` and ``prefix``: where the queue lives (shared with the event bus);
+        ``consume``: this process runs jobs (a worker), or only adds them (a server)."""
+        super().__init__(**kwargs)
         self.url = url
-        self.concurrency = concurrency
         self.consume = consume
-        self.claim_after = claim_after
         self.keys = RedisKeys(prefix)
-        self.depth_every = depth_every
         #: Unique per process start: a restarted worker never mistakes a dead one's
         #: pending entries for its own.
         self.consumer = f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"
@@ -104,14 +117,16 @@ class RedisQueue(Queue):
         self._handler: JobHandler | None = None
         self._consumers: list[asyncio.Task[None]] = []
         self._background: list[asyncio.Task[None]] = []
-        self._inflight: dict[str, str] = {}  # entry id -> execution id
+        self._inflight: dict[tuple[Lane, str], str] = {}  # (lane, entry id) -> execution id
+        #: Bulk jobs this process runs, or a consumer is reading one: at most bulk_slots.
+        self._bulk_taken = 0
         self._draining = False
         self._stopped = False
         self._group_ready = False
         self._group_lock = asyncio.Lock()
         self._next_claim = 0.0
         self._next_sweep = 0.0
-        self._depth = 0
+        self._depths: dict[Lane, int] = dict.fromkeys(LANES, 0)
         self._outage = Outage(log, f"queue consumer {self.consumer}")
 
     # -- the contract -----------------------------------------------------------------
@@ -148,16 +163,24 @@ class RedisQueue(Queue):
             await asyncio.wait(self._consumers, timeout=timeout)
         return len(self._inflight)
 
-    async def put(self, execution_id: str, handoff: Any = None) -> None:
+    def stream(self, lane: Lane) -> str:
+        """The key of ``lane``'s stream."""
+        return self.keys.bulk_jobs if lane == BULK else self.keys.jobs
+
+    async def put(self, execution_id: str, handoff: Any = None, lane: Lane = INTERACTIVE) -> None:
         try:
-            await self._redis.xadd(self.keys.jobs, JobMessage(execution_id, time.time()).fields())
+            await self._redis.xadd(
+                self.stream(lane), JobMessage(execution_id, time.time()).fields()
+            )
         except REDIS_DOWN as e:
             raise redis_down(self.url, e, "the run queue (Redis)") from e
 
-    def depth(self) -> int:
+    def depth(self, lane: Lane | None = None) -> int:
         """Jobs waiting, as of the last refresh (at most ``depth_every`` seconds ago):
         reading Redis here would block the caller."""
-        return self._depth
+        if lane is None:
+            return sum(self._depths.values())
+        return self._depths[lane]
 
     async def check(self) -> str | None:
         try:
@@ -213,84 +236,125 @@ class RedisQueue(Queue):
                 continue
             if entry is None:
                 continue
-            if self._draining:
-                if not redelivered:
-                    await self._hand_back(entry)
-                # A taken-over entry stays pending (with its redelivery meaning) and is
-                # taken over again after claim_after.
-                return
-            await self._handle(entry, redelivered)
+            try:
+                if self._draining:
+                    if not redelivered:
+                        await self._hand_back(entry)
+                    # A taken-over entry stays pending (with its redelivery meaning) and
+                    # is taken over again after claim_after.
+                    return
+                await self._handle(entry, redelivered)
+            finally:
+                if entry[0] == BULK:
+                    self._bulk_taken -= 1
 
     async def _take(self) -> tuple[Entry | None, bool]:
-        """One job: first one a dead worker left (when a check is due), else a new one."""
-        claimed = await self._claim_one()
-        if claimed is not None:
-            return claimed, True
-        reply = await self._redis.xreadgroup(
+        """One job: first one a dead worker left (when a check is due), else a new one;
+        interactive before bulk, and bulk only while a bulk slot is free.
+
+        The slot is reserved before the bulk stream is read (and freed again when no
+        bulk job came), so this process's consumers never hold more than
+        ``bulk_slots`` bulk jobs."""
+        bulk = self._bulk_taken < self.bulk_slots
+        if bulk:
+            self._bulk_taken += 1
+        entry: Entry | None = None
+        try:
+            entry = await self._claim_one(bulk)
+            if entry is not None:
+                return entry, True
+            lanes = LANES if bulk else (INTERACTIVE,)
+            for lane in lanes:  # what waits now, in lane order
+                entry = await self._read((lane,), block=None)
+                if entry is not None:
+                    return entry, False
+            entry = await self._read(lanes, block=BLOCK_MS)
+            return entry, False
+        finally:
+            if bulk and (entry is None or entry[0] != BULK):
+                self._bulk_taken -= 1
+
+    async def _read(self, lanes: tuple[Lane, ...], block: int | None) -> Entry | None:
+        """One new entry of ``lanes`` (waiting up to ``block`` ms for one; None: not at
+        all). A blocking read of two streams may bring one of each: the interactive
+        one is taken and the bulk one handed back."""
+        reply: Any = await self._redis.xreadgroup(
             self.keys.group,
             self.consumer,
-            {self.keys.jobs: ">"},
+            {self.stream(lane): ">" for lane in lanes},
             count=1,
-            block=BLOCK_MS,
+            block=block,
         )
-        for entry_id, fields in stream_entries(reply):
-            return await self._parsed(entry_id, fields), False
-        return None, False
+        got: dict[Lane, Entry | None] = {}
+        for stream, entries in reply or []:
+            lane = BULK if stream == self.keys.bulk_jobs else INTERACTIVE
+            for entry_id, fields in entries:
+                got[lane] = await self._parsed(lane, str(entry_id), fields or {})
+        taken = got.pop(INTERACTIVE, None) or got.pop(BULK, None)
+        for spare in got.values():
+            if spare is not None:
+                await self._hand_back(spare)
+        return taken
 
-    async def _claim_one(self) -> Entry | None:
+    async def _claim_one(self, bulk: bool) -> Entry | None:
         now = time.monotonic()
         if now < self._next_claim:
             return None
         self._next_claim = now + self.claim_after / 3
-        reply = await self._redis.xautoclaim(
-            self.keys.jobs,
-            self.keys.group,
-            self.consumer,
-            min_idle_time=int(self.claim_after * 1000),
-            start_id="0-0",
-            count=1,
-        )
-        entries = reply[1] if reply and len(reply) > 1 else []
-        if not entries and now >= self._next_sweep:
+        for lane in LANES if bulk else (INTERACTIVE,):
+            reply = await self._redis.xautoclaim(
+                self.stream(lane),
+                self.keys.group,
+                self.consumer,
+                min_idle_time=int(self.claim_after * 1000),
+                start_id="0-0",
+                count=1,
+            )
+            entries = reply[1] if reply and len(reply) > 1 else []
+            for entry_id, fields in entries:
+                if (lane, entry_id) in self._inflight:
+                    # Our own run, not renewed in time (Redis was away): it is running
+                    # here and now renewed by this claim.
+                    return None
+                # Look again at once: a dead worker may have left several.
+                self._next_claim = 0.0
+                entry = await self._parsed(lane, entry_id, fields)
+                if entry is not None:
+                    log.warning(
+                        "execution %s: its worker stopped answering; taking it over",
+                        entry[2].execution_id,
+                    )
+                return entry
+        if now >= self._next_sweep:
             self._next_sweep = now + SWEEP_EVERY
             await self._forget_gone_consumers()
-        for entry_id, fields in entries:
-            if entry_id in self._inflight:
-                # Our own run, not renewed in time (Redis was away): it is running here
-                # and now renewed by this claim.
-                return None
-            # Look again at once: a dead worker may have left several.
-            self._next_claim = 0.0
-            entry = await self._parsed(entry_id, fields)
-            if entry is not None:
-                log.warning(
-                    "execution %s: its worker stopped answering; taking it over",
-                    entry[1].execution_id,
-                )
-            return entry
         return None
 
     async def _forget_gone_consumers(self) -> None:
         """Drop the group's record of workers long gone that hold nothing: every worker
         start adds a consumer name, and the list would otherwise only grow. One that
         still holds entries stays until they are taken over."""
-        consumers = await self._redis.xinfo_consumers(self.keys.jobs, self.keys.group)
-        for c in consumers:
-            if int(c.get("pending", 0)) == 0 and int(c.get("idle", 0)) > GONE_AFTER_MS:
-                await self._redis.xgroup_delconsumer(self.keys.jobs, self.keys.group, c["name"])
+        for lane in LANES:
+            stream = self.stream(lane)
+            consumers = await self._redis.xinfo_consumers(stream, self.keys.group)
+            for c in consumers:
+                if int(c.get("pending", 0)) == 0 and int(c.get("idle", 0)) > GONE_AFTER_MS:
+                    await self._redis.xgroup_delconsumer(stream, self.keys.group, c["name"])
 
-    async def _parsed(self, entry_id: str, fields: dict[str, str] | None) -> Entry | None:
+    async def _parsed(
+        self, lane: Lane, entry_id: str, fields: dict[str, str] | None
+    ) -> Entry | None:
         job = JobMessage.parse(fields)
         if job is None:
             log.warning("dropping queue entry %s: not a MUSCode job (%r)", entry_id, fields)
-            await self._ack(entry_id)
+            await self._ack(lane, entry_id)
             return None
-        return entry_id, job
+        return lane, entry_id, job
 
     async def _handle(self, entry: Entry, redelivered: bool) -> None:
-        entry_id, job = entry
+        lane, entry_id, job = entry
         assert self._handler is not None
-        self._inflight[entry_id] = job.execution_id
+        self._inflight[lane, entry_id] = job.execution_id
         finished = False
         try:
             await self._handler(job.execution_id, redelivered=redelivered)
@@ -303,17 +367,18 @@ class RedisQueue(Queue):
                 job.execution_id,
             )
         finally:
-            self._inflight.pop(entry_id, None)
+            self._inflight.pop((lane, entry_id), None)
         if finished:
-            await self._ack(entry_id)
+            await self._ack(lane, entry_id)
 
-    async def _ack(self, entry_id: str) -> None:
+    async def _ack(self, lane: Lane, entry_id: str) -> None:
         """Acknowledge and delete in one transaction: the stream keeps only waiting and
         in-flight jobs, so its length minus the pending count is the queue depth."""
+        stream = self.stream(lane)
         try:
             async with self._redis.pipeline(transaction=True) as pipe:
-                pipe.xack(self.keys.jobs, self.keys.group, entry_id)
-                pipe.xdel(self.keys.jobs, entry_id)
+                pipe.xack(stream, self.keys.group, entry_id)
+                pipe.xdel(stream, entry_id)
                 await pipe.execute()
         except REDIS_DOWN as e:
             stop_if_cancelled()
@@ -322,13 +387,15 @@ class RedisQueue(Queue):
             log.warning("could not acknowledge queue entry %s: %s", entry_id, e)
 
     async def _hand_back(self, entry: Entry) -> None:
-        """A job read while stopping: queue it again for another worker, at once."""
-        entry_id, job = entry
+        """A job read but not run (while stopping, or a second one of a read of two
+        lanes): queue it again for another consumer, at once."""
+        lane, entry_id, job = entry
+        stream = self.stream(lane)
         try:
             async with self._redis.pipeline(transaction=True) as pipe:
-                pipe.xadd(self.keys.jobs, job.fields())
-                pipe.xack(self.keys.jobs, self.keys.group, entry_id)
-                pipe.xdel(self.keys.jobs, entry_id)
+                pipe.xadd(stream, job.fields())
+                pipe.xack(stream, self.keys.group, entry_id)
+                pipe.xdel(stream, entry_id)
                 await pipe.execute()
         except REDIS_DOWN as e:
             stop_if_cancelled()
@@ -340,16 +407,17 @@ class RedisQueue(Queue):
         async with self._group_lock:
             if self._group_ready:
                 return
-            try:
-                # From id 0: jobs the server queued before any worker existed count.
-                await self._redis.xgroup_create(
-                    self.keys.jobs, self.keys.group, id="0", mkstream=True
-                )
-                created = True
-            except ResponseError as e:
-                if "BUSYGROUP" not in str(e):
-                    raise
-                created = False
+            created = False
+            for lane in LANES:
+                try:
+                    # From id 0: jobs the server queued before any worker existed count.
+                    await self._redis.xgroup_create(
+                        self.stream(lane), self.keys.group, id="0", mkstream=True
+                    )
+                    created = True
+                except ResponseError as e:
+                    if "BUSYGROUP" not in str(e):
+                        raise
             self._group_ready = True
         if created:
             log.warning(
@@ -378,42 +446,46 @@ class RedisQueue(Queue):
         do not take over a long run of a live worker."""
         while not self._stopped:
             await asyncio.sleep(self.claim_after / 3)
-            ids = list(self._inflight)
-            if not ids:
-                continue
-            try:
-                # Only entries still ours: one another worker took over (we were cut
-                # off longer than claim_after) stays with it.
-                pending = await self._redis.xpending_range(
-                    self.keys.jobs,
+            for lane in LANES:
+                ids = [entry_id for (of, entry_id) in self._inflight if of == lane]
+                if ids:
+                    await self._renew_lane(lane, ids)
+
+    async def _renew_lane(self, lane: Lane, ids: list[str]) -> None:
+        stream = self.stream(lane)
+        try:
+            # Only entries still ours: one another worker took over (we were cut off
+            # longer than claim_after) stays with it.
+            pending = await self._redis.xpending_range(
+                stream,
+                self.keys.group,
+                min=min(ids, key=_entry_order),
+                max=max(ids, key=_entry_order),
+                count=len(ids) + 100,
+                consumername=self.consumer,
+            )
+            mine: list[Any] = [
+                p["message_id"] for p in pending if (lane, p["message_id"]) in self._inflight
+            ]
+            if mine:
+                await self._redis.xclaim(
+                    stream,
                     self.keys.group,
-                    min=min(ids, key=_entry_order),
-                    max=max(ids, key=_entry_order),
-                    count=len(ids) + 100,
-                    consumername=self.consumer,
+                    self.consumer,
+                    min_idle_time=0,
+                    message_ids=mine,
+                    justid=True,
                 )
-                mine: list[Any] = [
-                    p["message_id"] for p in pending if p["message_id"] in self._inflight
-                ]
-                if mine:
-                    await self._redis.xclaim(
-                        self.keys.jobs,
-                        self.keys.group,
-                        self.consumer,
-                        min_idle_time=0,
-                        message_ids=mine,
-                        justid=True,
-                    )
-            except REDIS_DOWN as e:
-                stop_if_cancelled()
-                log.warning("could not renew %d in-flight jobs: %s", len(ids), e)
-            except ResponseError as e:
-                log.warning("could not renew in-flight jobs: %s", e)
+        except REDIS_DOWN as e:
+            stop_if_cancelled()
+            log.warning("could not renew %d in-flight jobs: %s", len(ids), e)
+        except ResponseError as e:
+            log.warning("could not renew in-flight jobs: %s", e)
 
     async def _refresh_depth(self) -> None:
         while not self._stopped:
             try:
-                self._depth = await self._measure_depth()
+                self._depths = await self._measure_depths()
             except REDIS_DOWN:
                 stop_if_cancelled()  # else keep the last figure; put() and check() report it
             except Exception:
@@ -421,15 +493,19 @@ class RedisQueue(Queue):
                 log.exception("could not measure the queue depth")
             await asyncio.sleep(self.depth_every)
 
-    async def _measure_depth(self) -> int:
+    async def _measure_depths(self) -> dict[Lane, int]:
         async with self._redis.pipeline(transaction=False) as pipe:
-            pipe.xlen(self.keys.jobs)
-            pipe.xpending(self.keys.jobs, self.keys.group)
-            length, pending = await pipe.execute(raise_on_error=False)
-        if isinstance(length, BaseException):
-            raise length
-        in_flight = _pending_count(pending)
-        return max(0, int(length) - in_flight)
+            for lane in LANES:
+                pipe.xlen(self.stream(lane))
+                pipe.xpending(self.stream(lane), self.keys.group)
+            replies = await pipe.execute(raise_on_error=False)
+        depths: dict[Lane, int] = {}
+        for i, lane in enumerate(LANES):
+            length, pending = replies[2 * i], replies[2 * i + 1]
+            if isinstance(length, BaseException):
+                raise length
+            depths[lane] = max(0, int(length) - _pending_count(pending))
+        return depths
 
 
 def _pending_count(reply: Any) -> int:

@@ -12,16 +12,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import re
 import shlex
 import time
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass, fields
 from typing import Any
 
-from pydantic import Field, StrictBool, StrictInt, StrictStr
-from sqlalchemy import func, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import func, select
 
 from .. import metrics
 from ..auth import Caller
@@ -29,79 +25,33 @@ from ..errors import Conflict, DependencyDown, Invalid, NotFound, RateLimited, T
 from ..events import EventBus
 from ..execution.base import Limits, Sandbox, SandboxUnavailable
 from ..execution.languages import Language
-from ..queue import Queue
-from ..store import Database, Execution, Project
-from ..store.models import new_id, utcnow
+from ..queue import INTERACTIVE, Lane, Queue
+from ..store import Database, Execution
+from . import run_status
+from .access import staff_view_of_project
 from .callbacks import CallbackSender, check_url
-from .paths import decode_content, encode_content, normalize_path
-from .projects import FileInput, ProjectService, _Input
+from .lanes import lane_of
+from .projects import ProjectService
 from .ratelimit import RunLimiter
+from .run_requests import (
+    LIMIT_FIELDS,
+    ExecutionCreate,
+    ExecutionPolicy,
+    LimitsInput,
+    execution_row,
+    limits_within,
+    main_file,
+    run_row,
+    source_files,
+)
+from .run_status import RunStatus
 from .runner import INTERRUPTED, ExecutionRunner, Handoff, status_notice
 from .views import execution_json
 
 log = logging.getLogger(__name__)
 
-
-def is_internal_user(name: str) -> bool:
-    """MUSCode's own users (the grader: ``muscode/grader``) have a "/" in their name,
-    which no JupyterHub or MUSCode user name may contain."""
-    return "/" in name
-
-
-LIMIT_FIELDS = tuple(f.name for f in fields(Limits))
-_JAVA_PUBLIC_CLASS = re.compile(r"\bpublic\s+(?:final\s+|abstract\s+)*class\s+([A-Za-z_]\w*)")
-
-
-class LimitsInput(_Input):
-    cpu_time_ms: StrictInt | None = Field(default=None, gt=0)
-    wall_time_ms: StrictInt | None = Field(default=None, gt=0)
-    memory_mb: StrictInt | None = Field(default=None, gt=0)
-    processes: StrictInt | None = Field(default=None, gt=0)
-    output_kb: StrictInt | None = Field(default=None, gt=0)
-    file_size_kb: StrictInt | None = Field(default=None, gt=0)
-
-
-class TestInput(_Input):
-    name: StrictStr
-    stdin: StrictStr = ""
-    expected_output: StrictStr | None = None
-    #: This test's own limits, over the run's (each still at most the server's maximum).
-    limits: LimitsInput | None = None
-
-
-class ExecutionCreate(_Input):
-    """One run (API.md, "Executions")."""
-
-    language: StrictStr
-    source: StrictStr | None = None
-    files: list[FileInput] | None = None
-    main: StrictStr | None = None
-    project_id: StrictStr | None = None
-    stdin: StrictStr = ""
-    args: list[StrictStr] = Field(default_factory=list, max_length=64)
-    compiler_options: StrictStr = Field(default="", max_length=1000)
-    expected_output: StrictStr | None = None
-    tests: list[TestInput] | None = None
-    limits: LimitsInput | None = None
-    callback_url: StrictStr | None = None
-    interactive: StrictBool = False
-
-
-class ExecutionBatch(_Input):
-    submissions: list[ExecutionCreate]
-
-
-@dataclass(frozen=True)
-class ExecutionPolicy:
-    """Server defaults and maxima (see the ``MuscodeApp`` traits)."""
-
-    run_limits: Limits
-    max_limits: Limits
-    compile_limits: Limits
-    max_source_size: int
-    max_stdin_size: int
-    max_tests: int
-    max_batch: int = 100
+#: The app builds the service from these.
+__all__ = ["LIMIT_FIELDS", "ExecutionPolicy", "ExecutionService"]
 
 
 class ExecutionService:
@@ -118,7 +68,10 @@ class ExecutionService:
         projects: ProjectService,
         limiter: RunLimiter,
         callbacks: CallbackSender,
+        *,
+        runner: ExecutionRunner,
     ) -> None:
+        """``runner``: the worker side, built with its hooks (see ``parts.build_parts``)."""
         self.db = db
         self.sandbox = sandbox
         self.languages = languages
@@ -128,9 +81,7 @@ class ExecutionService:
         self.projects = projects
         self.limiter = limiter
         self.callbacks = callbacks
-        self.runner = ExecutionRunner(
-            db, sandbox, languages, policy.compile_limits, bus, callbacks=callbacks
-        )
+        self.runner = runner
         self._versions: dict[str, str | None] = {}
         self._probe: asyncio.Task[None] | None = None
         self._sandbox_state: tuple[float, str | None] = (0.0, None)
@@ -217,24 +168,13 @@ class ExecutionService:
         with one conditional UPDATE, so a duplicate does nothing.
         """
         running: list[Execution] = []
-        async with self.db.session() as s:
-            if self.queue.runs_in_process:
-                running = list(
-                    await s.scalars(select(Execution).where(Execution.status == "running"))
-                )
-            for row in running:
-                row.status, row.verdict, row.finished_at = "done", "internal_error", utcnow()
-                row.message = INTERRUPTED
-                self.runner.audit.run_finished(row)
-            queued = list(
-                await s.scalars(
-                    select(Execution.id)
-                    .where(Execution.status == "queued")
-                    .order_by(Execution.created_at)
-                )
-            )
-        for execution_id in queued:
-            await self.queue.put(execution_id)
+        if self.queue.runs_in_process:
+            running = await run_status.interrupt(self.db, INTERRUPTED)
+        for row in running:
+            self.runner.ended_unrun(row)
+        queued = await run_status.requeue(self.db)
+        for execution_id, lane in queued:
+            await self.queue.put(execution_id, lane=lane)
         if running or queued:
             log.info(
                 "recovered executions: %d re-queued, %d marked interrupted",
@@ -287,82 +227,6 @@ class ExecutionService:
         ]
 
     # -- submission -----------------------------------------------------------------
-
-    def _limits(
-        self, requested: LimitsInput | None, base: Limits | None = None, field: str = "limits"
-    ) -> Limits:
-        values = (base or self.policy.run_limits).as_dict()
-        maxima = self.policy.max_limits.as_dict()
-        given = requested.model_dump(exclude_none=True) if requested else {}
-        errors = []
-        for name, value in given.items():
-            if value > maxima[name]:
-                errors.append(
-                    {
-                        "field": f"{field}.{name}",
-                        "message": f"must be at most {maxima[name]} on this server",
-                    }
-                )
-            values[name] = value
-        if errors:
-            summary = "; ".join(f"{e['field']} {e['message']}" for e in errors)
-            raise Invalid(
-                f"limits over the server's maximum: {summary}",
-                errors=errors,
-                reason="limit_too_high",
-            )
-        return Limits(**values)
-
-    def _source_files(
-        self, language: Language, data: ExecutionCreate
-    ) -> tuple[list[tuple[str, bytes]], str] | None:
-        """Files and main for ``source``/``files`` requests; None for a project run."""
-        given = [x is not None for x in (data.source, data.files, data.project_id)]
-        if sum(given) != 1:
-            raise Invalid(
-                "send exactly one of source, files or project_id",
-                errors=[
-                    {
-                        "field": "source",
-                        "message": "exactly one of source, files, project_id is required",
-                    }
-                ],
-            )
-        if data.source is not None:
-            main = language.main_path()
-            if language.id == "java":
-                m = _JAVA_PUBLIC_CLASS.search(data.source)
-                if m:
-                    main = f"{m.group(1)}.java"
-            return [(main, decode_content(data.source, "utf-8", "source"))], main
-        if data.files is not None:
-            files: dict[str, bytes] = {}
-            for i, f in enumerate(data.files):
-                path = normalize_path(f.path, f"files[{i}].path")
-                if path in files:
-                    raise Invalid.field(f"files[{i}].path", f"{path!r} appears twice")
-                files[path] = decode_content(f.content, f.encoding, f"files[{i}].content")
-            if not files:
-                raise Invalid.field("files", "must hold at least one file")
-            return list(files.items()), self._main(language, data.main, list(files))
-        return None
-
-    @staticmethod
-    def _main(language: Language, main: str | None, paths: Sequence[str]) -> str:
-        if main is not None:
-            normal = normalize_path(main, "main")
-            if normal not in paths:
-                raise Invalid.field("main", f"{normal!r} is not one of the files")
-            return normal
-        candidates = [p for p in paths if p.endswith(language.extensions)]
-        for p in candidates:
-            if p.rsplit("/", 1)[-1] in (language.main_path(), "main" + language.extensions[0]):
-                return p
-        if len(candidates) == 1:
-            return candidates[0]
-        raise Invalid.field(
-            "main", f"say which file to run: none or several {language.name} files found"
-        )
 
     async def submit(self, caller: Caller, data: ExecutionCreate) -> dict[str, Any]:
         """Validate and record a run, then queue it. Returns its JSON (``queued``).
@@ -419,10 +283,10 @@ class ExecutionService:
         async with self.db.session() as s:
             s.add_all(rows)
 
-    async def admit(self, caller: Caller, count: int) -> None:
-        """Back-pressure, after validation (a bad request costs no quota)."""
+    async def admit(self, caller: Caller, count: int, lane: Lane = INTERACTIVE) -> None:
+        """Back-pressure after validation (a bad request costs no quota), on ``lane``'s depth."""
         try:
-            self.limiter.check_depth(self.queue.depth(), count)
+            self.limiter.check_depth(self.queue.depth(lane), count)
             grader = caller.via == "token" and caller.has("grade")
             if not (caller.admin or grader):
                 async with self.db.session() as s:
@@ -431,7 +295,7 @@ class ExecutionService:
                         .select_from(Execution)
                         .where(
                             Execution.owner == caller.name,
-                            Execution.status.in_(("queued", "running")),
+                            Execution.status.in_(run_status.ACTIVE),
                         )
                     )
                 self.limiter.check_active(int(active or 0), count)
@@ -444,29 +308,18 @@ class ExecutionService:
         """Queue stored runs; on a queue failure the rest are finished and 503 raised."""
         for i, row in enumerate(rows):
             try:
-                await self.queue.put(row.id, handoff=Handoff(row))
+                await self.queue.put(row.id, handoff=Handoff(row), lane=lane_of(row.owner))
             except DependencyDown:
                 # The client hears 503: the runs not queued must not run later unseen.
                 await self._abandon([r.id for r in rows[i:]])
                 raise
 
     async def _abandon(self, ids: list[str]) -> None:
-        async with self.db.session() as s:
-            await s.execute(
-                update(Execution)
-                .where(Execution.id.in_(ids), Execution.status == "queued")
-                .values(
-                    status="done",
-                    verdict="internal_error",
-                    finished_at=utcnow(),
-                    message="the run queue was unavailable; submit it again",
-                )
-                .execution_options(synchronize_session=False)
-            )
-            abandoned = list(await s.scalars(select(Execution).where(Execution.id.in_(ids))))
+        abandoned = await run_status.abandon(
+            self.db, ids, "the run queue was unavailable; submit it again"
+        )
         for row in abandoned:
-            if row.message == "the run queue was unavailable; submit it again":
-                self.runner.audit.run_finished(row)
+            self.runner.audit.run_finished(row)
 
     async def _prepare(self, caller: Caller, data: ExecutionCreate) -> Execution:
         """Validate one run and build its row (not yet stored)."""
@@ -482,13 +335,13 @@ class ExecutionService:
         if data.tests is not None and not 1 <= len(data.tests) <= self.policy.max_tests:
             raise Invalid.field("tests", f"must hold 1 to {self.policy.max_tests} tests")
         await self.check_runnable(language.id)
-        limits = self._limits(data.limits)
+        limits = limits_within(self.policy, data.limits)
         try:
             options = shlex.split(data.compiler_options)
         except ValueError as e:
             raise Invalid.field("compiler_options", f"cannot be split into words: {e}") from None
 
-        source = self._source_files(language, data)
+        source = source_files(language, data)
         project_id = None
         if source is None:
             assert data.project_id is not None
@@ -497,50 +350,19 @@ class ExecutionService:
             files = [(f.path, f.content) for f in rows]
             if not files:
                 raise Invalid.field("project_id", "the project has no files to run")
-            main = self._main(language, data.main, [p for p, _ in files])
+            main = main_file(language, data.main, [p for p, _ in files])
         else:
             files, main = source
-        size = sum(len(c) for _, c in files)
-        if size > self.policy.max_source_size:
-            raise TooLarge(
-                f"the program is {size} bytes; the limit is {self.policy.max_source_size} bytes",
-                reason="source_too_large",
-            )
-        stdins = [data.stdin] + [t.stdin for t in data.tests or []]
-        for i, text in enumerate(stdins):
-            n = len(decode_content(text, "utf-8", "stdin" if i == 0 else f"tests[{i - 1}].stdin"))
-            if n > self.policy.max_stdin_size:
-                raise TooLarge(
-                    f"stdin is {n} bytes; the limit is {self.policy.max_stdin_size}",
-                    reason="stdin_too_large",
-                )
-
-        return _execution_row(
+        return run_row(
+            self.policy,
+            data,
             owner=caller.name,
             project_id=project_id,
             language=language.id,
             files=files,
             main=main,
             limits=limits,
-            stdin=data.stdin,
-            args=data.args,
             compiler_options=options,
-            expected_output=data.expected_output,
-            tests=None
-            if data.tests is None
-            else [
-                {
-                    "name": t.name,
-                    "stdin": t.stdin,
-                    "expected_output": t.expected_output,
-                    "limits": None
-                    if t.limits is None
-                    else self._limits(t.limits, limits, f"tests[{i}].limits").as_dict(),
-                }
-                for i, t in enumerate(data.tests)
-            ],
-            interactive=data.interactive,
-            callback_url=data.callback_url,
         )
 
     async def check_runnable(self, language_id: str, field: str = "language") -> Language:
@@ -568,7 +390,7 @@ class ExecutionService:
     ) -> Limits:
         """``base`` (else the server's run limits) with ``requested`` applied; 422 naming
         ``field`` when a value is over the server's maximum."""
-        return self._limits(requested, base, field)
+        return limits_within(self.policy, requested, base, field)
 
     async def graded_run(
         self,
@@ -579,14 +401,16 @@ class ExecutionService:
         main: str,
         tests: list[dict[str, Any]],
         limits: Limits,
-        grading: dict[str, Any],
+        submission_id: str | None,
+        build_scope: str | None = None,
     ) -> Execution:
         """A grading run on behalf of the server (no caller, no rate limit), not yet
         stored: compiled once, run per test. The caller stores it with what it grades,
-        then hands it to :meth:`enqueue`. ``grading`` is kept in the request for the
-        done hook. 503 when the sandbox is down, 422 when the language is unavailable."""
+        then hands it to :meth:`enqueue`. The run names the submission it grades
+        (``submission_id``; None: a check of an assignment's tests). 503 when the
+        sandbox is down, 422 when the language is unavailable."""
         await self.check_runnable(language)
-        row = _execution_row(
+        row = execution_row(
             owner=owner,
             project_id=None,
             language=language,
@@ -594,8 +418,9 @@ class ExecutionService:
             main=main,
             limits=limits,
             tests=tests,
+            build_scope=build_scope,
         )
-        row.request["grading"] = grading
+        row.submission_id = submission_id
         return row
 
     # -- queries --------------------------------------------------------------------
@@ -615,29 +440,12 @@ class ExecutionService:
                 or (
                     read_only
                     and row.project_id is not None
-                    and await self._class_staff_view(s, caller, row.project_id) == row.owner
+                    and await staff_view_of_project(s, caller, row.project_id) == row.owner
                 )
             )
         if row is None or not visible:
             raise NotFound(f"execution {execution_id} not found", reason="execution_not_found")
         return row
-
-    async def _class_staff_view(
-        self, s: AsyncSession, caller: Caller, project_id: str
-    ) -> str | None:
-        """Whose runs of project ``project_id`` the caller may read as a TA or instructor
-        of its class (a class-bound token: only in that class): the project's owner, or
-        None. Only the owner's own runs of a live class project; never runs of MUSCode's
-        internal users (names with a "/", such as the grader), nor of anyone else."""
-        project = await s.get(Project, project_id)
-        if (
-            project is None
-            or project.deleted_at is not None
-            or is_internal_user(project.owner)
-            or not await self.projects._is_class_staff(s, caller, project.class_id)
-        ):
-            return None
-        return project.owner
 
     @staticmethod
     def _require_read(caller: Caller) -> None:
@@ -666,7 +474,7 @@ class ExecutionService:
         """
         if submitted is None:
             row = await self._row(caller, execution_id)
-            if row.status == "done":
+            if row.status == RunStatus.DONE:
                 return execution_json(row)
 
         async def until_done() -> dict[str, Any] | None:
@@ -701,7 +509,7 @@ class ExecutionService:
             owner: str | None = None if caller.admin else caller.name
             staff_of = None
             if project_id is not None and not caller.admin:
-                staff_of = await self._class_staff_view(s, caller, project_id)
+                staff_of = await staff_view_of_project(s, caller, project_id)
             if staff_of is not None:
                 owner = staff_of
             else:
@@ -733,31 +541,21 @@ class ExecutionService:
         """Stop a run: a queued one is finished at once, a running one is told to stop."""
         caller.require("execute")
         row = await self._row(caller, execution_id)
-        if row.status == "done":
+        if row.status == RunStatus.DONE:
             raise Conflict(
                 f"execution {execution_id} has already finished ({row.verdict})",
                 reason="already_finished",
             )
-        async with self.db.session() as s:
-            result = await s.execute(
-                update(Execution)
-                .where(Execution.id == execution_id, Execution.status == "queued")
-                .values(
-                    status="done",
-                    verdict="cancelled",
-                    finished_at=utcnow(),
-                    message="cancelled before it started",
-                )
-                .execution_options(synchronize_session=False)
+        cancelled = await run_status.cancel(self.db, execution_id, "cancelled before it started")
+        if cancelled is not None:
+            done = execution_json(cancelled)
+            await self.bus.publish(execution_id, {"type": "done", "result": done})
+            await self.bus.notify(
+                cancelled.owner, status_notice(cancelled, RunStatus.DONE, cancelled.verdict)
             )
-            cancelled_queued = result.rowcount == 1  # type: ignore[attr-defined]
-        if cancelled_queued:
-            row = await self._row(caller, execution_id)
-            self.runner.audit.run_finished(row)
-            await self.bus.publish(execution_id, {"type": "done", "result": execution_json(row)})
-            await self.bus.notify(row.owner, status_notice(row, "done", "cancelled"))
             await self.bus.finished(execution_id)
-            return execution_json(row)
+            self.runner.ended_unrun(cancelled)
+            return done
         await self.bus.control(execution_id, {"type": "cancel"})
         return execution_json(await self._row(caller, execution_id))
 
@@ -766,7 +564,7 @@ class ExecutionService:
         row = await self._row(caller, execution_id)
         if not row.request.get("interactive"):
             raise Invalid.field("type", "this run is not interactive; its stdin came with it")
-        if row.status == "done":
+        if row.status == RunStatus.DONE:
             raise Conflict("the program has finished", reason="already_finished")
         await self.bus.control(execution_id, message)
 
@@ -778,16 +576,16 @@ class ExecutionService:
         caller.require("execute")
         await self.start()
         row = await self._row(caller, execution_id, read_only=True)
-        if row.status == "done" and not self.bus_has(execution_id):
-            yield {"type": "status", "status": "done"}
+        if row.status == RunStatus.DONE and not self.bus_has(execution_id):
+            yield {"type": "status", "status": RunStatus.DONE}
             result = execution_json(row)
             for stream in ("stdout", "stderr"):
                 if result.get(stream):
                     yield {"type": stream, "data": result[stream]}
             yield {"type": "done", "result": result}
             return
-        if row.status == "queued":
-            yield {"type": "status", "status": "queued"}
+        if row.status == RunStatus.QUEUED:
+            yield {"type": "status", "status": RunStatus.QUEUED}
         async for event in self.bus.subscribe(execution_id):
             yield event
 
@@ -800,48 +598,3 @@ class ExecutionService:
         caller.require("execute")
         async for notice in self.bus.notices(caller.name):
             yield notice
-
-
-def _execution_row(
-    *,
-    owner: str,
-    project_id: str | None,
-    language: str,
-    files: Sequence[tuple[str, bytes]],
-    main: str,
-    limits: Limits,
-    stdin: str = "",
-    args: Sequence[str] = (),
-    compiler_options: Sequence[str] = (),
-    expected_output: str | None = None,
-    tests: list[dict[str, Any]] | None = None,
-    interactive: bool = False,
-    callback_url: str | None = None,
-) -> Execution:
-    """A new ``queued`` run; ``request`` holds everything a worker needs to run it."""
-    request = {
-        "files": [
-            dict(zip(("content", "encoding"), encode_content(c), strict=True), path=p)
-            for p, c in files
-        ],
-        "main": main,
-        "stdin": stdin,
-        "args": list(args),
-        "compiler_options": list(compiler_options),
-        "expected_output": expected_output,
-        "tests": tests,
-        "limits": limits.as_dict(),
-        "interactive": interactive,
-        "callback_url": callback_url,
-    }
-    return Execution(
-        owner=owner,
-        project_id=project_id,
-        language=language,
-        # The id now, not at the insert: the in-process queue may have it before.
-        id=new_id(),
-        status="queued",
-        request=request,
-        created_at=utcnow(),
-        attempts=0,
-    )

@@ -12,8 +12,15 @@ MAX_PATH_BYTES = 255
 MAX_PROJECT_NAME = 100
 
 
+#: Unicode categories refused in names: controls (Cc), invisible formatting such as
+#: bidi overrides and isolates, zero-width characters and the BOM (Cf), line and
+#: paragraph separators (Zl, Zp), and lone surrogates (Cs). They make a name read
+#: differently from what it is ("evil\u202eyp.exe" shows as "evilexe.py").
+_REFUSED_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp", "Cs"})
+
+
 def _control_chars(value: str) -> list[str]:
-    return [f"U+{ord(c):04X}" for c in value if unicodedata.category(c) == "Cc"]
+    return [f"U+{ord(c):04X}" for c in value if unicodedata.category(c) in _REFUSED_CATEGORIES]
 
 
 def normalize_path(path: str, field: str = "path") -> str:
@@ -21,13 +28,18 @@ def normalize_path(path: str, field: str = "path") -> str:
 
     Paths are ``/``-separated and relative; empty and ``.`` segments are dropped
     (``a//./b`` is ``a/b``); ``..``, absolute paths, backslashes, NUL and other control
-    characters are refused, and the result is at most 255 bytes of UTF-8.
+    characters, and invisible formatting characters (bidi overrides, zero-width
+    characters, line separators) are refused, and the result is at most 255 bytes of
+    UTF-8.
     """
     if not path:
         raise Invalid.field(field, "must not be empty")
     bad = _control_chars(path)
     if bad:
-        raise Invalid.field(field, f"must not contain control characters ({', '.join(bad[:3])})")
+        raise Invalid.field(
+            field,
+            f"must not contain control or invisible formatting characters ({', '.join(bad[:3])})",
+        )
     if path.startswith("/"):
         raise Invalid.field(field, "must be relative to the project (no leading '/')")
     if "\\" in path:
@@ -52,8 +64,12 @@ def check_project_name(name: str, field: str = "name") -> str:
         raise Invalid.field(field, "must not be blank")
     if len(stripped) > MAX_PROJECT_NAME:
         raise Invalid.field(field, f"must be at most {MAX_PROJECT_NAME} characters")
-    if _control_chars(stripped):
-        raise Invalid.field(field, "must not contain control characters")
+    bad = _control_chars(stripped)
+    if bad:
+        raise Invalid.field(
+            field,
+            f"must not contain control or invisible formatting characters ({', '.join(bad[:3])})",
+        )
     if "/" in stripped or "\\" in stripped:
         raise Invalid.field(field, "must not contain '/' or '\\'")
     if stripped in (".", ".."):

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
+from pydantic import Field, StrictInt, StrictStr
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -24,21 +24,18 @@ from ..auth import Caller
 from ..errors import Conflict, Invalid, NotFound, TooLarge
 from ..store import Database, File, Project
 from ..store.models import utcnow
-from .classes import STAFF_ROLES, role_in, token_class
+from .access import is_class_staff, owns, role_in
+from .inputs import StrictInput
 from .paths import check_project_name, decode_content, encode_content, normalize_path
 
 
-class _Input(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
-
-
-class FileInput(_Input):
+class FileInput(StrictInput):
     path: StrictStr
     content: StrictStr
     encoding: Literal["utf-8", "base64"] = "utf-8"
 
 
-class ProjectCreate(_Input):
+class ProjectCreate(StrictInput):
     name: StrictStr
     description: StrictStr = ""
     language: StrictStr
@@ -46,13 +43,13 @@ class ProjectCreate(_Input):
     files: list[FileInput] = Field(default_factory=list)
 
 
-class ProjectUpdate(_Input):
+class ProjectUpdate(StrictInput):
     name: StrictStr | None = None
     description: StrictStr | None = None
     language: StrictStr | None = None
 
 
-class FileUpdate(_Input):
+class FileUpdate(StrictInput):
     content: StrictStr | None = None
     encoding: Literal["utf-8", "base64"] = "utf-8"
     path: StrictStr | None = None
@@ -134,14 +131,14 @@ class ProjectService:
             )
         return language
 
-    def _check_file_size(self, path: str, size: int) -> None:
+    def check_file_size(self, path: str, size: int) -> None:
         if size > self.caps.max_file_size:
             raise TooLarge(
                 f"file {path!r} is {size} bytes; the limit is {self.caps.max_file_size} bytes",
                 reason="file_too_large",
             )
 
-    def _check_project_size(self, total: int, count: int) -> None:
+    def check_project_size(self, total: int, count: int) -> None:
         if total > self.caps.max_project_size:
             raise TooLarge(
                 f"the project would hold {total} bytes; the limit is "
@@ -185,8 +182,7 @@ class ProjectService:
         if (
             p is None
             or not (
-                (caller.has("projects") and caller.can_see_owner(p.owner))
-                or (read_only and await self._is_class_staff(s, caller, p.class_id))
+                owns(caller, p.owner) or (read_only and await is_class_staff(s, caller, p.class_id))
             )
             or (deleted is False and p.deleted_at is not None)
             or (deleted is True and p.deleted_at is None)
@@ -199,19 +195,6 @@ class ProjectService:
         """Reading needs ``projects``, or ``grade`` (then only class projects one teaches)."""
         if not caller.has("grade"):
             caller.require("projects")
-
-    @staticmethod
-    async def _is_class_staff(s: AsyncSession, caller: Caller, class_id: str | None) -> bool:
-        """Is the caller a TA or instructor of the live class ``class_id``?
-
-        A token bound to a class (``class_id`` claim) only counts for that class.
-        """
-        if class_id is None:
-            return False
-        bound = token_class(caller)
-        if bound is not None and bound != class_id:
-            return False
-        return await role_in(s, class_id, caller.name) in STAFF_ROLES
 
     async def _file(self, s: AsyncSession, project: Project, file_id: str) -> File:
         f = await s.get(File, file_id)
@@ -246,7 +229,7 @@ class ProjectService:
         async with self.db.session() as s:
             # Staff of a class may list a student's projects in that class (class_id given).
             if not (caller.has("projects") and caller.can_see_owner(owner)) and not (
-                class_id is not None and await self._is_class_staff(s, caller, class_id)
+                class_id is not None and await is_class_staff(s, caller, class_id)
             ):
                 raise NotFound(
                     f"no projects of {owner!r} that you may see", reason="owner_not_found"
@@ -268,10 +251,10 @@ class ProjectService:
         for i, fi in enumerate(data.files):
             path = normalize_path(fi.path, f"files[{i}].path")
             content = decode_content(fi.content, fi.encoding, f"files[{i}].content")
-            self._check_file_size(path, len(content))
+            self.check_file_size(path, len(content))
             self._check_path_free(path, files.keys(), f"files[{i}].path")
             files[path] = content
-        self._check_project_size(sum(map(len, files.values())), len(files))
+        self.check_project_size(sum(map(len, files.values())), len(files))
         now = utcnow()
         project = Project(
             owner=caller.name,
@@ -375,13 +358,13 @@ class ProjectService:
         caller.require("projects")
         path = normalize_path(data.path)
         content = decode_content(data.content, data.encoding)
-        self._check_file_size(path, len(content))
+        self.check_file_size(path, len(content))
         try:
             async with self.db.session() as s:
                 p = await self._project(s, caller, project_id)
                 existing = await self._files(s, p.id)
                 self._check_path_free(path, {f.path for f in existing})
-                self._check_project_size(
+                self.check_project_size(
                     sum(f.size for f in existing) + len(content), len(existing) + 1
                 )
                 now = utcnow()
@@ -477,14 +460,14 @@ class ProjectService:
         from the same version exactly one happens. False if the other one did."""
         values: dict[str, Any] = {"version": base + 1, "updated_at": utcnow()}
         if content is not None:
-            self._check_file_size(path or f.path, len(content))
+            self.check_file_size(path or f.path, len(content))
             others = await s.scalar(
                 select(func.coalesce(func.sum(File.size), 0)).where(
                     File.project_id == p.id, File.id != f.id
                 )
             )
             count = await s.scalar(select(func.count()).where(File.project_id == p.id))
-            self._check_project_size(int(others or 0) + len(content), int(count or 0))
+            self.check_project_size(int(others or 0) + len(content), int(count or 0))
             values.update(content=content, size=len(content), sha256=_sha256(content))
         if path is not None:
             values["path"] = path

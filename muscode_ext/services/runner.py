@@ -15,18 +15,23 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import update
+from traitlets import Int
+from traitlets.config import LoggingConfigurable
 
 from .. import metrics
 from ..aio import wait_ended
 from ..audit import Audit
 from ..events import EventBus
 from ..execution.base import Job, Limits, Sandbox, SandboxUnavailable, SourceFile, Stream
+from ..execution.compare import expected_output
 from ..execution.engine import TestCase, execute
 from ..execution.languages import Language
 from ..store import Database, Execution
-from ..store.models import utcnow
+from . import run_status
 from .callbacks import CallbackSender
+from .notebook_worker import run_notebook_job
+from .run_status import RunStatus
+from .stdin import BACKLOG_FULL, StdinBacklog, UserShares
 from .views import execution_json
 
 log = logging.getLogger(__name__)
@@ -52,8 +57,21 @@ def status_notice(row: Execution, status: str, verdict: str | None = None) -> di
     }
 
 
-class ExecutionRunner:
+class ExecutionRunner(LoggingConfigurable):
     """Runs queued executions; one instance per worker process (or embedded server)."""
+
+    max_pending_stdin = Int(
+        1024 * 1024,
+        help="""Most bytes of stdin an interactive run may hold that its program has not
+        read yet (default 1 MiB). A chunk beyond it is dropped and the run's live
+        channel gets {"type": "error", "reason": "stdin_backlog_full"}.""",
+    ).tag(config=True)
+
+    max_pending_stdin_per_user = Int(
+        4 * 1024 * 1024,
+        help="""Most bytes of unread stdin one user's active runs may hold together in one
+        worker process (default 4 MiB); beyond it, as for max_pending_stdin.""",
+    ).tag(config=True)
 
     def __init__(
         self,
@@ -67,7 +85,9 @@ class ExecutionRunner:
         max_attempts: int = 2,
         on_done: DoneHook | None = None,
         audit: Audit | None = None,
+        **kwargs: Any,
     ) -> None:
+        super().__init__(**kwargs)
         self.db = db
         self.sandbox = sandbox
         self.languages = languages
@@ -78,51 +98,26 @@ class ExecutionRunner:
         self.on_done = on_done
         #: Emits each run's start and finish audit events.
         self.audit = audit if audit is not None else Audit()
+        self._stdin_shares = UserShares()
 
     # -- claiming -------------------------------------------------------------------
 
     async def _claim(self, execution_id: str, *, redelivered: bool) -> Execution | None:
         """Mark the run ``running`` if this worker may run it; None if not."""
-        now = utcnow()
-        async with self.db.session() as s:
-            claimed = await s.scalar(
-                update(Execution)
-                .where(Execution.id == execution_id, Execution.status == "queued")
-                .values(status="running", started_at=now, attempts=Execution.attempts + 1)
-                .returning(Execution)
-                .execution_options(synchronize_session=False)
-            )
-            if claimed is not None:
-                return claimed
-            if not redelivered:
-                return None
-            # Handed out again because its worker died mid-run.
-            row = await s.get(Execution, execution_id)
-            if row is None or row.status != "running":
-                return None
-            if row.attempts >= self.max_attempts:
-                row.status, row.verdict, row.message = "done", "internal_error", WORKER_DIED
-                row.finished_at = now
-                await s.flush()
-                failed = row
-            else:
-                retry = await s.execute(
-                    update(Execution)
-                    .where(
-                        Execution.id == execution_id,
-                        Execution.status == "running",
-                        Execution.attempts == row.attempts,
-                    )
-                    .values(started_at=now, attempts=row.attempts + 1)
-                    .execution_options(synchronize_session=False)
-                )
-                if retry.rowcount != 1:  # type: ignore[attr-defined]
-                    return None
-                await s.refresh(row)
-                log.warning("execution %s: its worker died; running it again", execution_id)
-                return row
-        await self._announce_done(failed)
-        return None
+        claimed = await run_status.claim(self.db, execution_id)
+        if claimed is not None or not redelivered:
+            return claimed
+        # Handed out again because its worker died mid-run.
+        row, gave_up = await run_status.take_over(
+            self.db, execution_id, max_attempts=self.max_attempts, message=WORKER_DIED
+        )
+        if gave_up:
+            assert row is not None
+            await self._announce_done(row)
+            return None
+        if row is not None:
+            log.warning("execution %s: its worker died; running it again", execution_id)
+        return row
 
     # -- running --------------------------------------------------------------------
 
@@ -145,6 +140,9 @@ class ExecutionRunner:
             args=tuple(req["args"]),
             compiler_options=tuple(req["compiler_options"]),
             compile_limits=self.compile_limits,
+            # A user's builds are reused for that user only (a grading run's: its
+            # student's, so that Check then Submit compiles once).
+            build_scope=req.get("build_scope") or row.owner,
         )
         return job, Limits(**req["limits"]), req
 
@@ -172,8 +170,13 @@ class ExecutionRunner:
             begun = asyncio.ensure_future(self._begin(execution_id, _ready(claimed), cancel))
             await begun
 
-        stdin_queue: asyncio.Queue[bytes | None] = asyncio.Queue()
-        listener = asyncio.create_task(self._listen(execution_id, cancel, stdin_queue))
+        backlog = StdinBacklog(
+            row.owner,
+            self._stdin_shares,
+            limit=self.max_pending_stdin,
+            user_limit=self.max_pending_stdin_per_user,
+        )
+        listener = asyncio.create_task(self._listen(execution_id, cancel, backlog))
 
         async def on_output(stream: Stream, chunk: bytes) -> None:
             if await begun is None:
@@ -181,16 +184,31 @@ class ExecutionRunner:
             text = chunk.decode("utf-8", errors="replace")
             await self.bus.publish(execution_id, {"type": stream, "data": text})
 
-        verdict, message, result = "internal_error", None, None
+        async def on_live(message: dict[str, Any]) -> None:
+            if await begun is not None:
+                await self.bus.publish(execution_id, message)
+
+        verdict, message, result, notebook = "internal_error", None, None, None
         try:
             job, limits, req = self._job(row)
+            if req.get("notebook") is not None:
+                ran = await run_notebook_job(
+                    self.sandbox, job, limits, req["notebook"], publish=on_live, cancel=cancel
+                )
+                verdict, message, result, notebook = (
+                    ran.verdict,
+                    ran.message,
+                    ran.result,
+                    ran.notebook,
+                )
+                return
             tests = None
             if req["tests"] is not None:
                 tests = [
                     TestCase(
                         t["name"],
                         t["stdin"].encode("utf-8"),
-                        t["expected_output"],
+                        expected_output(t["expected_output"], t.get("compare"), t.get("tolerance")),
                         Limits(**t["limits"]) if t.get("limits") else None,
                     )
                     for t in req["tests"]
@@ -198,18 +216,25 @@ class ExecutionRunner:
             given = req["stdin"].encode("utf-8")
             stdin: bytes | AsyncIterator[bytes] = given
             if req.get("interactive"):
-                stdin = _drain(stdin_queue, first=given)
+                stdin = backlog.chunks(first=given)
             outcome = await execute(
                 self.sandbox,
                 job,
                 limits=limits,
                 stdin=stdin,
-                expected_output=req["expected_output"],
+                expected_output=expected_output(
+                    req["expected_output"], req.get("compare"), req.get("tolerance")
+                ),
                 tests=tests,
                 on_output=on_output,
                 cancel=cancel,
             )
             verdict, message, result = outcome.verdict, outcome.message, outcome.as_dict()
+            if outcome.compile_time_ms is not None or outcome.build_cached:
+                # A compile step (or PHP's syntax check) ran, or its result was reused;
+                # not a Python file found not to parse by its run.
+                build = "reused" if outcome.build_cached else "compiled"
+                metrics.BUILDS.labels(row.language, build).inc()
         except asyncio.CancelledError:
             message = INTERRUPTED
             raise
@@ -221,9 +246,10 @@ class ExecutionRunner:
         finally:
             listener.cancel()
             await wait_ended(listener)
+            backlog.close()
             claimed_row = await begun
             if claimed_row is not None:
-                await self._store(claimed_row, verdict, message, result)
+                await self._store(claimed_row, verdict, message, result, notebook)
 
     async def _claim_handed_over(self, handoff: Handoff) -> Execution | None:
         if handoff.written is not None:
@@ -245,46 +271,41 @@ class ExecutionRunner:
             cancel.set()
             return None
         self.audit.run_started(row)
-        await self.bus.publish(row.id, {"type": "status", "status": "running"})
-        await self.bus.notify(row.owner, status_notice(row, "running"))
+        await self.bus.publish(row.id, running_event(row))
+        await self.bus.notify(row.owner, status_notice(row, RunStatus.RUNNING))
         return row
 
-    async def _listen(
-        self, execution_id: str, cancel: asyncio.Event, stdin: asyncio.Queue[bytes | None]
-    ) -> None:
+    async def _listen(self, execution_id: str, cancel: asyncio.Event, stdin: StdinBacklog) -> None:
         async for message in self.bus.controls(execution_id):
             kind = message.get("type")
             if kind == "cancel":
                 cancel.set()
             elif kind == "stdin":
-                stdin.put_nowait(str(message.get("data", "")).encode("utf-8"))
+                chunk = str(message.get("data", "")).encode("utf-8")
+                if stdin.offer(chunk):
+                    stdin.told = stdin.told and not stdin.drained()
+                elif not stdin.told:
+                    # Once per overflow: the channel's replay must not fill with these.
+                    stdin.told = True
+                    await self.bus.publish(execution_id, backlog_full(stdin))
             elif kind == "eof":
-                stdin.put_nowait(None)
+                stdin.end()
 
     async def _store(
-        self, row: Execution, verdict: str, message: str | None, result: dict[str, Any] | None
+        self,
+        row: Execution,
+        verdict: str,
+        message: str | None,
+        result: dict[str, Any] | None,
+        notebook: dict[str, Any] | None = None,
     ) -> None:
-        stored = False
-        done = {
-            "status": "done",
-            "verdict": verdict,
-            "message": message,
-            "result": result,
-            "finished_at": utcnow(),
-        }
+        done = None
         try:
-            async with self.db.session() as s:
-                update_done = await s.execute(
-                    update(Execution)
-                    .where(Execution.id == row.id)
-                    .values(**done)
-                    .execution_options(synchronize_session=False)
-                )
-                stored = update_done.rowcount == 1  # type: ignore[attr-defined]
+            done = await run_status.finish(self.db, row.id, verdict, message, result, notebook)
         except Exception:
             # The row stays "running": recovery (or the queue's redelivery) finishes it.
             log.exception("could not store the result of execution %s", row.id)
-        if stored:
+        if done is not None:
             # The claimed row plus what was just written: the stored run, unread.
             for key, value in done.items():
                 setattr(row, key, value)
@@ -295,7 +316,7 @@ class ExecutionRunner:
         self.audit.run_finished(row)
         try:
             await self.bus.publish(row.id, {"type": "done", "result": execution_json(row)})
-            await self.bus.notify(row.owner, status_notice(row, "done", row.verdict))
+            await self.bus.notify(row.owner, status_notice(row, RunStatus.DONE, row.verdict))
             await self.bus.finished(row.id)
         except Exception:
             log.exception("could not announce the end of execution %s", row.id)
@@ -305,6 +326,17 @@ class ExecutionRunner:
             except Exception:
                 # What the hook records (a submission's score) is also derived on read.
                 log.exception("could not finish what waited on execution %s", row.id)
+        self.call_back(row)
+
+    def ended_unrun(self, row: Execution) -> None:
+        """A run ended without finishing here (cancelled while queued, or interrupted
+        by a restart): audit it and send its callback, as for one that ran."""
+        self.audit.run_finished(row)
+        self.call_back(row)
+
+    def call_back(self, row: Execution) -> None:
+        """Send the result callback of a finished run, if it asked for one (in the
+        background; once, whichever process gets there first)."""
         url = row.request.get("callback_url")
         if url and self.callbacks is not None:
             self.callbacks.send_later(url, execution_json(row))
@@ -324,24 +356,40 @@ async def _ready(row: Execution) -> Execution:
 
 
 def _observe(row: Execution, backend: str) -> None:
-    """Record a finished run in the Prometheus metrics."""
+    """Record a finished run in the Prometheus metrics.
+
+    A grading run counts with the verdict ``graded`` and its duration is not observed:
+    its verdict may be a hidden test's and its duration holds theirs, and under the
+    hub any signed-in user can read the service's metrics."""
+    grading = row.submission_id is not None
     verdict = row.verdict or "internal_error"
-    metrics.RUNS.labels(row.language, verdict).inc()
+    metrics.RUNS.labels(row.language, "graded" if grading else verdict).inc()
     if row.started_at is not None:
         metrics.QUEUE_WAIT.observe((row.started_at - row.created_at).total_seconds())
-        if row.finished_at is not None:
+        if row.finished_at is not None and not grading:
             duration = (row.finished_at - row.started_at).total_seconds()
             metrics.RUN_DURATION.labels(row.language).observe(duration)
     if verdict == "internal_error" and (row.message or "").startswith(SANDBOX_FAILED):
         metrics.SANDBOX_FAILURES.labels(backend).inc()
 
 
-async def _drain(queue: asyncio.Queue[bytes | None], first: bytes) -> AsyncIterator[bytes]:
-    """Interactive stdin: what came with the request, then chunks until end of input."""
-    if first:
-        yield first
-    while True:
-        chunk = await queue.get()
-        if chunk is None:
-            return
-        yield chunk
+def backlog_full(stdin: StdinBacklog) -> dict[str, Any]:
+    """The live channel's word that a stdin chunk was dropped."""
+    return {
+        "type": "error",
+        "reason": BACKLOG_FULL,
+        "message": (
+            f"stdin dropped: the program has not read the {stdin.pending} bytes already "
+            f"sent (at most {stdin.limit} may wait); send more once it reads them"
+        ),
+    }
+
+
+def running_event(row: Execution) -> dict[str, Any]:
+    """The live channel's ``running`` status of ``row``; an interactive run's carries
+    ``idle_ms``, so that a client can say how long the program waits for input."""
+    event: dict[str, Any] = {"type": "status", "status": RunStatus.RUNNING}
+    if row.request.get("interactive"):
+        limits = row.request.get("limits") or {}
+        event["idle_ms"] = int(limits.get("idle_ms") or Limits().idle_ms)
+    return event

@@ -19,9 +19,10 @@ from sqlalchemy import select
 from ..audit import Audit
 from ..auth import ALL_SCOPES, Caller, TokenAuthority
 from ..errors import Forbidden, Invalid, NotFound
+from ..names import user_name_problem
 from ..store import Class, Database, Token
 from ..store.models import new_id, utcnow
-from .classes import role_in
+from .access import role_in
 
 #: The longest life a minted token may have (seconds): 180 days.
 MAX_EXPIRES_IN = 180 * 24 * 3600
@@ -88,6 +89,9 @@ class TokenService:
             raise Forbidden(
                 "a bearer token cannot mint tokens; sign in to mint one", reason="token_minting"
             )
+        problem = user_name_problem(caller.name)
+        if problem is not None:  # unreachable through the checked ways in; kept as a rule
+            raise Forbidden(f"no token can name this user: {problem}", reason="invalid_user_name")
         unknown = sorted(set(data.scopes) - set(ALL_SCOPES))
         if unknown:
             raise Invalid.field("scopes", f"unknown scope(s): {', '.join(unknown)}")

@@ -17,6 +17,8 @@ _EMPTY_RESULT: dict[str, Any] = {
     "signal": None,
     "stdout": "",
     "stderr": "",
+    "stdout_base64": None,
+    "stderr_base64": None,
     "compile_output": "",
     "truncated": {"stdout": False, "stderr": False},
     "time_ms": None,
@@ -46,4 +48,10 @@ def execution_json(row: Execution) -> dict[str, Any]:
         out["tests"] = out.get("tests") or []
     else:
         out.pop("tests", None)
+    # "notebook" and "cells" appear exactly for notebook runs (null and empty until done).
+    if row.request.get("notebook") is not None:
+        out["notebook"] = row.notebook
+        out["cells"] = out.get("cells") or []
+    else:
+        out.pop("cells", None)
     return out

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import uuid
 from datetime import datetime, timezone
 from typing import Any
@@ -24,6 +25,16 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+if sys.version_info >= (3, 11):
+    from enum import StrEnum
+else:  # pragma: no cover - Python 3.10
+    from enum import Enum
+
+    class StrEnum(str, Enum):
+        def __str__(self) -> str:
+            return str(self.value)
+
+
 # Stable constraint names, so migrations can refer to them on every backend.
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -32,6 +43,16 @@ NAMING_CONVENTION = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
+
+
+class RunStatus(StrEnum):
+    """Where a run is in its life: ``queued`` → ``running`` → ``done`` (stored as these
+    strings). Every change of it is one guarded UPDATE in
+    :mod:`muscode_ext.services.run_status`."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
 
 
 def utcnow() -> datetime:
@@ -148,25 +169,32 @@ class Execution(Base):
     owner: Mapped[str] = mapped_column(ForeignKey("users.name"))
     project_id: Mapped[str | None] = mapped_column(String(36), nullable=True, index=True)
     language: Mapped[str] = mapped_column(String(64))
-    #: queued | running | done
-    status: Mapped[str] = mapped_column(String(16), index=True, default="queued")
+    #: A :class:`RunStatus`; changed only through ``services/run_status.py``.
+    status: Mapped[str] = mapped_column(String(16), index=True, default=RunStatus.QUEUED)
     verdict: Mapped[str | None] = mapped_column(String(32), nullable=True)
     #: What to run: files, main, stdin, args, options, expected output, tests, limits.
     request: Mapped[dict[str, Any]] = mapped_column(JSON)
     #: The result fields of API.md once done (stdout, stderr, times, tests...).
     result: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     message: Mapped[str | None] = mapped_column(Text, nullable=True)
+    #: A notebook run's executed notebook (nbformat 4, outputs capped) once done.
+    notebook: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     #: How many times a worker started this run (a run whose worker died is retried once).
     attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    #: The submission this run grades (None: not a grading run).
+    submission_id: Mapped[str | None] = mapped_column(
+        ForeignKey("submissions.id", ondelete="SET NULL"), nullable=True, index=True
+    )
 
 
 class Class(Base):
     """A course section. Under JupyterHub it is mirrored by a hub group named ``slug``.
 
     Deleting is soft, and a deleted class keeps its slug so a hub group is never reused.
+    An archived class stays readable but takes no new submissions.
     """
 
     __tablename__ = "classes"
@@ -177,6 +205,7 @@ class Class(Base):
     term: Mapped[str] = mapped_column(String(64), default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    archived_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
 class Membership(Base):
@@ -223,10 +252,20 @@ class Assignment(Base):
     title: Mapped[str] = mapped_column(String(255))
     description: Mapped[str] = mapped_column(Text, default="")
     language: Mapped[str] = mapped_column(String(64))
+    #: ``files`` (tests run the program) or ``nbgrader`` (``starter_files`` hold one
+    #: nbgrader source notebook and its data files; its graded cells are the tests).
+    format: Mapped[str] = mapped_column(String(16), default="files", server_default="files")
     #: ``[{"path", "content"}]``
     starter_files: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
-    #: ``[{"name", "stdin", "expected_output", "points", "hidden", "limits"}]``
+    #: ``[{"name", "stdin", "expected_output", "compare", "tolerance", "points",
+    #: "hidden", "limits"}]``
     tests: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    #: The reference solution ``[{"path", "content"}]`` (staff only), or None.
+    reference_files: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON, nullable=True)
+    #: The latest run of the tests on the reference solution, and the fingerprint of
+    #: what it ran (the tests, limits, language and reference as they were then).
+    verification_run_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    verification_fingerprint: Mapped[str | None] = mapped_column(String(64), nullable=True)
     due_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     #: ``{"mode": "accept" | "penalty" | "no_credit", "penalty_per_day": percent}``
     late_policy: Mapped[dict[str, Any]] = mapped_column(JSON)
@@ -244,7 +283,8 @@ class Submission(Base):
     """A snapshot of a student's project handed in for grading.
 
     The files are copied, so later edits (or a deleted project) never change what was
-    graded. ``execution_id`` is the grading run (the latest one after a regrade).
+    graded. ``execution_id`` is the grading run (the latest one after a regrade); every
+    grading run of it names it in ``Execution.submission_id``.
     """
 
     __tablename__ = "submissions"
@@ -276,7 +316,33 @@ class Submission(Base):
     score: Mapped[float | None] = mapped_column(Float, nullable=True)
     max_score: Mapped[float] = mapped_column(Float, default=0.0)
     override_score: Mapped[float | None] = mapped_column(Float, nullable=True)
+    #: The maximum the override was given against (the submission's then).
+    override_max: Mapped[float | None] = mapped_column(Float, nullable=True)
     override_comment: Mapped[str | None] = mapped_column(Text, nullable=True)
     override_by: Mapped[str | None] = mapped_column(String(255), nullable=True)
     override_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     graded_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    #: Who asked for the latest regrade (told of its progress), or None.
+    regraded_by: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    #: The fingerprint of the tests (and limits, language) of its latest grading run;
+    #: None for runs older than fingerprints.
+    tests_fingerprint: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    #: Notebook assignments: the manually graded cells as graded (``[{"name", "points",
+    #: "points_awarded", "message", "answer"}]``; None for file assignments) and the
+    #: staff's scores of them (``{grade_id: points}``).
+    manual: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON, nullable=True)
+    manual_scores: Mapped[dict[str, float] | None] = mapped_column(JSON, nullable=True)
+
+
+class Extension(Base):
+    """One student's own due date for one assignment (replacing the assignment's)."""
+
+    __tablename__ = "extensions"
+
+    assignment_id: Mapped[str] = mapped_column(
+        ForeignKey("assignments.id", ondelete="CASCADE"), primary_key=True
+    )
+    student: Mapped[str] = mapped_column(ForeignKey("users.name"), primary_key=True)
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    granted_by: Mapped[str] = mapped_column(String(255))
+    granted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -1,0 +1,283 @@
+"""Notebook assignments: nbgrader source notebooks as an assignment's starter files.
+
+An assignment of ``format: "nbgrader"`` holds one nbgrader *source* notebook (with
+solutions, hidden tests and mark schemes) among its starter files, beside data files.
+Students only ever get its *release* version (:mod:`...notebooks.release`); grading
+runs the *grading version* of a student's notebook (:mod:`...notebooks.autograde`) in
+the sandbox and scores each autograded cell. Everything here is pure: what the source
+says, the files of a run, the scores of a finished run. The source is read once per
+content (a small cache), never stored twice.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+from collections.abc import Mapping, Sequence
+from functools import lru_cache
+from typing import Any
+
+from ...errors import Invalid
+from ...execution.verdicts import ACCEPTED, RUNTIME_ERROR
+from ...notebooks import autograde as ag
+from ...notebooks import metadata as md
+from ...notebooks.nbevents import source_of
+from ...notebooks.release import Notebook, SourceError, SourceRecord, make_release
+from ...notebooks.validate import REASON as INVALID_NOTEBOOK
+from ...notebooks.validate import InvalidNotebook, read_notebook
+from ...store import Assignment
+from .scoring import max_score
+
+FILES, NBGRADER = "files", "nbgrader"
+FORMATS = (FILES, NBGRADER)
+#: Why a source notebook is refused when nbgrader would refuse it.
+INVALID_SOURCE = "invalid_nbgrader_notebook"
+#: The most characters of a test cell's output kept for staff (and visible tests).
+OUTPUT_CHARS = 4000
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+
+
+def is_notebook(path: str) -> bool:
+    return path.lower().endswith(".ipynb")
+
+
+def dump(nb: Mapping[str, Any]) -> str:
+    """A notebook as JupyterLab writes it (one-space indent, a final newline)."""
+    return json.dumps(nb, indent=1, ensure_ascii=False) + "\n"
+
+
+def empty_notebook() -> Notebook:
+    return {"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+
+
+@lru_cache(maxsize=64)
+def _parsed(content: str) -> tuple[str, SourceRecord, SourceRecord]:
+    """(release text, record of the source, record of the release) of a source
+    notebook already checked by :func:`check_starter_files`."""
+    nb = read_notebook(content)
+    release, record = make_release(nb)
+    # The release's own record: what a check (visible tests only) puts back.
+    _, visible = make_release(copy.deepcopy(release))
+    return dump(release), record, visible
+
+
+def check_starter_files(files: Sequence[Mapping[str, str]], field: str = "starter_files") -> None:
+    """422 unless ``files`` hold exactly one notebook, a valid nbgrader source notebook
+    with at least one graded cell: ``invalid_notebook`` when it is not nbformat,
+    ``invalid_nbgrader_notebook`` naming each cell nbgrader would refuse."""
+    notebooks = [(i, f) for i, f in enumerate(files) if is_notebook(f["path"])]
+    if len(notebooks) != 1:
+        found = ", ".join(repr(f["path"]) for _, f in notebooks) or "none"
+        raise Invalid.field(
+            field,
+            "a notebook assignment holds exactly one nbgrader source notebook (.ipynb) "
+            f"beside its data files; found {found}. Make one assignment per notebook.",
+        )
+    i, f = notebooks[0]
+    where = f"{field}[{i}].content"
+    try:
+        nb = read_notebook(f["content"])
+    except InvalidNotebook as exc:
+        raise Invalid(
+            f"{f['path']}: {exc.problem.message}",
+            reason=INVALID_NOTEBOOK,
+            errors=[{"field": where, "message": exc.problem.message}],
+        ) from None
+    try:
+        _, record = make_release(nb)
+    except SourceError as exc:
+        raise Invalid(
+            f"{f['path']} is not an nbgrader source notebook nbgrader could release: {exc}",
+            reason=INVALID_SOURCE,
+            errors=[{"field": where, "message": str(p)} for p in exc.problems],
+        ) from None
+    if not any(c.autograded or c.manual for c in record.cells):
+        raise Invalid(
+            f"{f['path']} has no graded cells: mark test cells (or answers) as graded "
+            "with nbgrader's metadata (grade: true, points)",
+            reason=INVALID_SOURCE,
+            errors=[{"field": where, "message": "no cell has nbgrader grade: true"}],
+        )
+
+
+def source_file(a: Assignment) -> tuple[str, str]:
+    """(path, content) of the assignment's source notebook."""
+    return next((f["path"], f["content"]) for f in a.starter_files if is_notebook(f["path"]))
+
+
+def record_of(a: Assignment) -> SourceRecord:
+    return _parsed(source_file(a)[1])[1]
+
+
+def data_files(a: Assignment) -> list[dict[str, str]]:
+    return [dict(f) for f in a.starter_files if not is_notebook(f["path"])]
+
+
+def release_files(a: Assignment) -> list[dict[str, str]]:
+    """The starter files a student gets: the release notebook and the data files."""
+    path, content = source_file(a)
+    release = _parsed(content)[0]
+    return [
+        {"path": f["path"], "content": release if f["path"] == path else f["content"]}
+        for f in a.starter_files
+    ]
+
+
+def assignment_max(a: Assignment) -> float:
+    """What the assignment is out of: its tests' points, or its graded cells'."""
+    if a.format == NBGRADER:
+        return float(record_of(a).max_points)
+    return max_score(a.tests)
+
+
+def cell_tests(a: Assignment) -> list[dict[str, Any]]:
+    """The autograded cells as an assignment's ``tests`` (name, points, hidden)."""
+    return [
+        {"name": c.grade_id, "points": c.points or 0.0, "hidden": c.hidden}
+        for c in record_of(a).cells
+        if c.autograded
+    ]
+
+
+def manual_cells(a: Assignment) -> list[dict[str, Any]]:
+    return [{"name": c.grade_id, "points": c.points or 0.0} for c in record_of(a).cells if c.manual]
+
+
+def student_notebook(files: Sequence[tuple[str, bytes]], path: str) -> Notebook:
+    """The student's notebook among ``files`` (an empty one when they deleted it).
+    422 ``invalid_notebook`` when it is not a notebook any more."""
+    content = next((c for p, c in files if p == path), None)
+    if content is None:
+        return empty_notebook()
+    try:
+        return dict(read_notebook(content))
+    except InvalidNotebook as exc:
+        raise Invalid(
+            f"{path}: {exc.problem.message} Open it in JupyterLab, fix it, then try again.",
+            reason=INVALID_NOTEBOOK,
+            errors=[{"field": "project_id", "message": f"{path}: {exc.problem.message}"}],
+        ) from None
+
+
+def run_files(
+    a: Assignment, files: Sequence[tuple[str, bytes]], *, visible_only: bool = False
+) -> tuple[list[tuple[str, bytes]], str]:
+    """The files of a run of the student's ``files`` and the notebook to run: their
+    notebook as the grading version (``visible_only``: hidden tests left out, for a
+    student's own check), the assignment's data files over theirs."""
+    path, content = source_file(a)
+    _, record, visible = _parsed(content)
+    nb = ag.grading_version(student_notebook(files, path), visible if visible_only else record)
+    data = {f["path"]: f["content"].encode("utf-8") for f in data_files(a)}
+    out = [(p, c) for p, c in files if p != path and p not in data]
+    out += [*data.items(), (path, dump(nb).encode("utf-8"))]
+    return out, path
+
+
+# ----------------------------------------------------------------- scoring
+
+
+def _output_text(cell: Mapping[str, Any]) -> str:
+    """A test cell's outputs as text: streams, results, and an error's traceback."""
+    parts: list[str] = []
+    for o in cell.get("outputs", []):
+        kind = o.get("output_type")
+        if kind == "stream":
+            parts.append(source_of({"source": o.get("text", "")}))
+        elif kind in ("execute_result", "display_data"):
+            parts.append(source_of({"source": (o.get("data") or {}).get("text/plain", "")}))
+            parts.append("\n")
+        elif kind == "error":
+            parts.append("\n".join(o.get("traceback") or [f"{o.get('ename')}: {o.get('evalue')}"]))
+            parts.append("\n")
+    text = _ANSI.sub("", "".join(parts))  # IPython colours its tracebacks
+    return text if len(text) <= OUTPUT_CHARS else text[:OUTPUT_CHARS] + "\n[output truncated]"
+
+
+def _run_failure(verdict: str | None, notebook: Mapping[str, Any] | None) -> str | None:
+    """Why the run did not grade the notebook (None: every cell ran; a grading run
+    allows errors, so a cell that raised still ends ``accepted``)."""
+    if verdict == ACCEPTED and notebook is not None:
+        return None
+    return verdict or "internal_error"
+
+
+def score_run(
+    a: Assignment,
+    result: Mapping[str, Any] | None,
+    notebook: Mapping[str, Any] | None,
+    verdict: str | None,
+) -> dict[str, Any]:
+    """A finished grading run of a notebook (its ``result``, executed ``notebook`` and
+    ``verdict``) as a submission's fields: ``results`` (one per autograded cell),
+    ``manual``, ``raw_score`` of the autograded cells, ``max_score``, ``verdict`` and a
+    ``message`` a student may read."""
+    record = record_of(a)
+    failure = _run_failure(verdict, notebook)
+    executed = notebook or empty_notebook()
+    cells = (result or {}).get("cells") or []
+    scored = ag.score(executed, record, cells, failure)
+    by_id = {md.grade_id_of(c): c for c in executed.get("cells", []) if md.grade_id_of(c)}
+    # From the first hidden test on, the student's code may have printed hidden source:
+    # such cells show their student name, points and pass/fail only.
+    order = [md.grade_id_of(c) for c in executed.get("cells", [])]
+    first_hidden = min(
+        (order.index(c.grade_id) for c in record.cells if c.hidden and c.grade_id in order),
+        default=len(order),
+    )
+    results = []
+    for t in scored.tests:
+        cell = by_id.get(t.grade_id) or {}
+        position = order.index(t.grade_id) if t.grade_id in order else len(order)
+        results.append(
+            {
+                **t.as_test(),
+                "verdict": ACCEPTED
+                if t.passed
+                else (RUNTIME_ERROR if failure is None else failure),
+                "message": t.message,
+                "output": _output_text(cell),
+                "student_detail": not t.hidden and position < first_hidden,
+            }
+        )
+    manual = [
+        {
+            "name": m.grade_id,
+            "points": m.points,
+            "points_awarded": m.points_awarded,
+            "message": m.message,
+            "answer": source_of(dict(by_id.get(m.grade_id) or {"source": ""})),
+        }
+        for m in scored.manual
+    ]
+    passed = sum(1 for t in scored.tests if t.passed)
+    message = f"{passed} of {len(scored.tests)} autograded cells passed."
+    if failure is not None:
+        message = (
+            f"The notebook did not finish running ({failure}), so no test scores: "
+            "make it run from top to bottom, then submit again."
+        )
+    if manual:
+        message += f" {len(manual)} cell(s) are graded by staff."
+    return {
+        "results": results,
+        "manual": manual,
+        "raw_score": scored.auto_points,
+        "max_score": float(record.max_points),
+        "verdict": verdict,
+        "message": message,
+    }
+
+
+def manual_points(manual: Sequence[Mapping[str, Any]], scores: Mapping[str, float]) -> float:
+    """The manually graded cells' points: staff's score, else the automatic one."""
+    return float(sum(scores.get(m["name"], m.get("points_awarded") or 0.0) or 0.0 for m in manual))
+
+
+def manual_problems(a: Assignment, scores: Mapping[str, Any]) -> list[dict[str, str]]:
+    """What is wrong with ``manual_scores`` for ``a`` (as 422 ``errors``)."""
+    return [
+        {"field": "manual_scores", "message": p}
+        for p in ag.manual_score_problems(record_of(a), scores)
+    ]
