@@ -22,6 +22,8 @@ from .conftest import _pg_admin, _pg_url, need_service
 
 BIN = Path(sys.executable).parent
 SECRET = "startup-test-secret-" + "f" * 32
+# Servers started as processes take a minute to answer on a busy machine.
+pytestmark = pytest.mark.timeout(600)
 
 
 def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
@@ -64,7 +66,7 @@ def _serve(tmp_path: Path, *args: str, **env: str) -> tuple[subprocess.Popen[byt
     return proc, port
 
 
-def _health(proc: subprocess.Popen[bytes], port: int, timeout: float = 30) -> dict[str, object]:
+def _health(proc: subprocess.Popen[bytes], port: int, timeout: float = 150) -> dict[str, object]:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:

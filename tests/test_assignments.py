@@ -13,7 +13,8 @@ from typing import Any
 
 import pytest
 
-from muscode_ext.services.assignments import apply_late_policy, days_late, parse_due
+from muscode_ext.services.assignments.inputs import parse_due
+from muscode_ext.services.assignments.scoring import apply_late_policy, days_late
 
 from .test_classes import WRITE, enrol, make_class
 
@@ -37,6 +38,9 @@ def tests_spec() -> list[dict[str, Any]]:
             "expected_output": f"{SECRET_OUT}\n",
             "points": 5,
             "hidden": True,
+            # A student gets a grade as if each hidden test had used all its wall time:
+            # a short limit keeps these tests quick.
+            "limits": {"wall_time_ms": 2000},
         },
     ]
 
@@ -98,6 +102,21 @@ async def submit(api: Any, aid: str, pid: str, headers: Any) -> dict[str, Any]:
     return dict(reply.json)
 
 
+async def released_submission(
+    api: Any, sid: str, headers: Any, timeout: float = 120
+) -> dict[str, Any]:
+    """A submission as its student sees it once its grade is released (a regraded grade
+    reaches its student a few seconds after the staff, see ``views.released``)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        mine = (await api("GET", f"submissions/{sid}", headers=headers)).json
+        if mine["status"] == "graded":
+            return dict(mine)
+        assert loop.time() < deadline, mine
+        await asyncio.sleep(0.25)
+
+
 def no_secrets(reply: Any) -> None:
     text = reply.body.decode()
     assert SECRET_IN not in text and SECRET_OUT not in text, text
@@ -128,7 +147,7 @@ async def test_instructor_writes_students_see_published_only(api: Any, bearer: A
     cid, p = await setup_class(api, bearer)
     a = await make_assignment(api, cid, p["ines"], published=False)
     assert a["max_score"] == 10 and a["role"] == "instructor"
-    assert a["grading"] == {"total": 0, "pending": 0}
+    assert a["grading"] == {"total": 0, "pending": 0, "stale": 0}
     assert a["late_policy"] == {"mode": "accept", "penalty_per_day": 0}
     # Unpublished: staff see it, students do not (404, not 403).
     assert len((await api("GET", f"classes/{cid}/assignments", headers=p["tim"])).json) == 1
@@ -153,6 +172,8 @@ async def test_instructor_writes_students_see_published_only(api: Any, bearer: A
         "latest_score": None,
         "best_score": None,
         "submitted_at": None,
+        "due_at": None,
+        "extended": False,
     }
     no_secrets(await api("GET", f"classes/{cid}/assignments", headers=p["sam"]))
     # Staff see everything.
@@ -358,9 +379,15 @@ async def test_late_submissions_follow_the_policy(api: Any, bearer: Any) -> None
 async def test_compile_errors_crashes_and_no_tests(api: Any, bearer: Any) -> None:
     cid, p = await setup_class(api, bearer)
     a = await make_assignment(api, cid, p["ines"])
+    # A Python file that does not parse is a compile error, for every test.
     pid = await start_and_write(api, a["id"], p["sam"], "def broken(:\n")
     sub = await submit(api, a["id"], pid, p["sam"])
-    assert sub["score"] == 0 and sub["verdict"] == "runtime_error"
+    assert sub["score"] == 0 and sub["verdict"] == "compile_error", sub
+    assert sub["tests"] and not any(t["passed"] for t in sub["tests"]), sub
+    # One that crashes is a runtime error.
+    pid = await start_and_write(api, a["id"], p["sue"], "print(1 / 0)\n")
+    sub = await submit(api, a["id"], pid, p["sue"])
+    assert sub["score"] == 0 and sub["verdict"] == "runtime_error", sub
     assert not any(t["passed"] for t in sub["tests"])
     # An assignment without tests still checks that the program runs.
     plain = await make_assignment(api, cid, p["ines"], title="Free", tests=[])
@@ -414,7 +441,7 @@ async def test_override_regrade_and_grades(api: Any, bearer: Any) -> None:
             break
 
         await asyncio.sleep(0.1)
-    assert progress == {"total": 2, "pending": 0}
+    assert progress == {"total": 2, "pending": 0, "stale": 0}
     regraded = (await api("GET", f"submissions/{good['id']}", headers=p["ines"])).json
     assert regraded["raw_score"] == 8 and regraded["score"] == 8
     # The override survives a regrade.
@@ -439,12 +466,13 @@ async def test_override_regrade_and_grades(api: Any, bearer: Any) -> None:
     book = (await api("GET", f"classes/{cid}/grades", headers=p["ines"])).json
     assert book["assignments"][0]["id"] == aid
     assert book["students"] == [
-        {"name": "sam", "scores": {aid: 8}},
-        {"name": "sue", "scores": {aid: 6}},
+        {"name": "sam", "scores": {aid: 8}, "total": 8},
+        {"name": "sue", "scores": {aid: 6}, "total": 6},
     ]
+    assert book["max_total"] == 10
     reply = await api("GET", f"classes/{cid}/grades.csv", headers=p["ines"])
     lines = reply.body.decode().splitlines()
-    assert lines == ["student,Double it", "max_score,10", "sam,8", "sue,6"]
+    assert lines == ["student,Double it,total", "max_score,10,10", "sam,8,8", "sue,6,6"]
     assert (await api("GET", f"classes/{cid}/grades", headers=p["sam"])).status == 403
 
 

@@ -142,17 +142,17 @@ async def test_refused_changes_are_events_with_the_reason(
     assert (await api("DELETE", f"classes/{cid}", headers=zed)).status == 404
     body = {"members": [{"name": "zed", "role": "instructor"}]}
     assert (await api("POST", f"classes/{cid}/members", body, headers=zed)).status == 404
-    bad = "name,role\nok,student\nbad name,student\n"
+    bad = "email,role\nok@example.org,student\n"  # no name column
     headers = {"Content-Type": "text/csv"}
     reply = await api("POST", f"classes/{cid}/members.csv", raw=bad, headers=headers)
-    assert reply.status == 422
+    assert reply.status == 422 and reply.json["reason"] == "no_name_column"
 
     events = captured.muscode()
     assert [(e["action"], e["actor"], e["outcome"], e["reason"]) for e in events] == [
         ("update", "sam", "failure", "not_instructor"),
         ("delete", "zed", "failure", "class_not_found"),
         ("add", "zed", "failure", "class_not_found"),
-        ("import", "owner", "failure", "invalid"),
+        ("import", "owner", "failure", "no_name_column"),
     ]
     # An attempt by an outsider is recorded by class id only: it learns nothing new.
     assert "slug" not in events[1] and events[1]["class_id"] == cid

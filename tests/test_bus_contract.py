@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 import redis.asyncio as aioredis
 
-from muscode_ext.errors import DependencyDown
+from muscode_ext.errors import DependencyDown, TooLarge
 from muscode_ext.events import EventBus, InProcessEventBus
 from muscode_ext.events.redis import RedisEventBus
 from muscode_ext.redis_common import RedisKeys
@@ -38,16 +38,18 @@ def buses(kind: str, request: pytest.FixtureRequest) -> Pair:
     prefix = request.getfixturevalue("redis_prefix") if kind == "redis" else ""
 
     @contextlib.asynccontextmanager
-    async def pair(retention: float = 300.0) -> AsyncIterator[tuple[EventBus, EventBus]]:
+    async def pair(
+        retention: float = 300.0, **options: Any
+    ) -> AsyncIterator[tuple[EventBus, EventBus]]:
         if kind == "memory":
-            bus = InProcessEventBus(retention=retention)
+            bus = InProcessEventBus(retention=retention, **options)
             try:
                 yield bus, bus
             finally:
                 await bus.close()
             return
-        a = RedisEventBus(REDIS_URL, prefix=prefix, retention=retention)
-        b = RedisEventBus(REDIS_URL, prefix=prefix, retention=retention)
+        a = RedisEventBus(REDIS_URL, prefix=prefix, retention=retention, **options)
+        b = RedisEventBus(REDIS_URL, prefix=prefix, retention=retention, **options)
         try:
             yield a, b
         finally:
@@ -189,6 +191,37 @@ async def test_controls_come_from_the_start_in_order_then_live(buses: Pair) -> N
         {"type": "eof"},
         {"type": "cancel"},
     ]
+
+
+async def test_a_runs_control_backlog_is_bounded_and_frees_as_it_is_taken(
+    buses: Pair,
+) -> None:
+    async with buses(max_control_backlog=3) as (a, b):
+        for i in range(3):
+            await a.control("run", {"type": "stdin", "data": f"{i}\n"})
+        with pytest.raises(TooLarge) as refused:
+            await a.control("run", {"type": "stdin", "data": "3\n"})
+        assert refused.value.reason == "stdin_backlog_full"
+        await a.control("other", {"type": "cancel"})  # another run's backlog is its own
+        taken = b.controls("run")
+        assert [(await anext(taken))["data"] for _ in range(3)] == ["0\n", "1\n", "2\n"]
+        # Taken, they no longer count: the channel has room again.
+        await a.control("run", {"type": "cancel"})
+        assert await asyncio.wait_for(anext(taken), 10) == {"type": "cancel"}
+        await taken.aclose()
+
+
+async def test_output_kept_for_replay_is_bounded() -> None:
+    bus = InProcessEventBus(max_replay_bytes=1000)
+    await bus.publish("run", {"type": "status", "status": "running"})
+    for _ in range(20):
+        await bus.publish("run", {"type": "stdout", "data": "x" * 100})
+    await bus.publish("run", {"type": "done", "result": {}})
+    events = [e async for e in bus.subscribe("run")]
+    kinds = [e["type"] for e in events]
+    assert kinds == ["status", *["stdout"] * 5, "error", "done"], kinds
+    assert events[6]["reason"] == "replay_full"
+    await bus.close()
 
 
 # -- notices ----------------------------------------------------------------------------

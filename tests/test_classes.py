@@ -96,25 +96,52 @@ async def test_create_needs_classes_write_and_a_good_unique_slug(api: Any, beare
 async def test_roster_csv_import_and_line_errors(api: Any, bearer: Any) -> None:
     c = await make_class(api, None)
     url = f"classes/{c['id']}/members.csv"
+    csv = {"Content-Type": "text/csv"}
     good = "name,role\nsam,student\ntim,TA\numa,\n"
-    reply = await api("POST", url, raw=good, headers={"Content-Type": "text/csv"})
+    reply = await api("POST", url, raw=good, headers=csv)
     assert reply.status == 200, reply.body
-    assert {m["name"]: m["role"] for m in reply.json} == {
+    assert reply.json == {
+        "added": [
+            {"name": "sam", "role": "student"},
+            {"name": "tim", "role": "ta"},
+            {"name": "uma", "role": "student"},
+        ],
+        "updated": [],
+        "unchanged": [],
+        "errors": [],
+    }
+    members = (await api("GET", f"classes/{c['id']}/members")).json
+    assert {m["name"]: m["role"] for m in members} == {
         "owner": "instructor",
         "sam": "student",
         "tim": "ta",
         "uma": "student",
     }
-    bad = "name,role\nvic,student\nbad name,student\nwes,boss\nvic,ta\nx,student,extra\n"
-    reply = await api("POST", url, raw=bad, headers={"Content-Type": "text/csv"})
-    assert reply.status == 422
-    assert [e["field"] for e in reply.json["errors"]] == ["line 3", "line 4", "line 5", "line 6"]
+    # Bad lines are reported by number; the good ones are applied all the same.
+    bad = "name,role\nvic,student\nbad name,student\nwes,boss\nvic,ta\n,student\nsam,Instructor\n"
+    reply = await api("POST", url, raw=bad, headers=csv)
+    assert reply.status == 200, reply.body
+    assert reply.json["added"] == [{"name": "vic", "role": "student"}]
+    assert reply.json["updated"] == [{"name": "sam", "role": "instructor"}]
+    assert reply.json["errors"] == [
+        {
+            "line": 3,
+            "message": "'bad name' holds U+0020: user names have no spaces, control or "
+            "invisible formatting characters",
+        },
+        {"line": 4, "message": "role 'boss' is not one of student, ta, instructor"},
+        {"line": 5, "message": "'vic' is already on line 2"},
+        {"line": 6, "message": "no name"},
+    ]
     members = (await api("GET", f"classes/{c['id']}/members")).json
-    assert "vic" not in {m["name"] for m in members}  # all or nothing
-    reply = await api(
-        "POST", url, raw="who,what\na,student\n", headers={"Content-Type": "text/csv"}
-    )
-    assert reply.status == 422 and reply.json["errors"][0]["field"] == "line 1"
+    assert {m["name"]: m["role"] for m in members}["vic"] == "student"
+    # No name column: the whole file is refused, saying so.
+    reply = await api("POST", url, raw="who,what\na,student\n", headers=csv)
+    assert reply.status == 422 and reply.json["reason"] == "no_name_column"
+    assert "'who', 'what'" in reply.json["message"]
+    assert reply.json["errors"][0]["field"] == "line 1"
+    reply = await api("POST", url, raw="name,role\n\n", headers=csv)
+    assert reply.status == 422 and "nobody" in reply.json["message"]
     reply = await api("POST", url, raw=good, headers={"Content-Type": "application/json"})
     assert reply.status == 415
 

@@ -7,20 +7,28 @@ and are saved to the file as new versions; nobody else may join.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
 import time
 from typing import Any
 
 import pytest
 from pycrdt import (
+    Awareness,
+    Decoder,
     Doc,
     Text,
     YMessageType,
     YSyncMessageType,
+    create_awareness_message,
     create_sync_message,
     create_update_message,
     handle_sync_message,
 )
 from tornado.httpclient import HTTPClientError
+from tornado.websocket import WebSocketClosedError
+
+from muscode_ext.auth import TokenAuthority
 
 from .test_classes import WRITE, enrol, make_class
 
@@ -35,6 +43,11 @@ class Peer:
         self.doc: Doc = Doc()
         self.text = Text()
         self.doc["source"] = self.text
+        #: Reasons of the notices (y-websocket auth messages) the server sent.
+        self.notices: list[str] = []
+        #: Names in the awareness states the server relayed.
+        self.seen: set[str] = set()
+        self.awareness = Awareness(self.doc)
 
     async def _read(self, timeout: float) -> bool:
         """Apply one message from the server; False on timeout."""
@@ -47,7 +60,26 @@ class Peer:
             reply = handle_sync_message(message[1:], self.doc)
             if reply is not None:
                 await self.ws.write_message(reply, binary=True)
+        elif message[0] == 1:  # awareness
+            states = Awareness(Doc())
+            states.apply_awareness_update(Decoder(message[1:]).read_message(), "remote")
+            self.seen.update(str(s.get("name")) for s in states.states.values())
+        elif message[0] == 2:  # auth: [2, 0 (permission denied), reason]
+            assert message[1] == 0, message
+            self.notices.append(json.loads(Decoder(message[2:]).read_var_string())["reason"])
         return True
+
+    async def wait_for(self, check: Any, timeout: float = 10) -> None:
+        deadline = time.monotonic() + timeout
+        while not check():
+            assert time.monotonic() < deadline, "timed out"
+            await self._read(0.2)
+
+    async def announce(self, name: str) -> None:
+        """Send an awareness state naming this peer (a marker that others see)."""
+        self.awareness.set_local_state({"name": name})
+        update = self.awareness.encode_awareness_update([self.doc.client_id])
+        await self.ws.write_message(create_awareness_message(update), binary=True)
 
     async def sync(self) -> None:
         await self.ws.write_message(create_sync_message(self.doc), binary=True)
@@ -180,3 +212,85 @@ async def test_a_plain_get_takes_no_seat(
     assert e.value.code == 400
     (app,) = jp_serverapp.extension_manager.extension_apps["muscode_ext"]
     assert app.collab.describe() == {}
+
+
+# -- who may type -------------------------------------------------------------------
+
+
+def room_text(jp_serverapp: Any, fid: str) -> str:
+    (app,) = jp_serverapp.extension_manager.extension_apps["muscode_ext"]
+    return str(app.collab.rooms[fid].text)
+
+
+async def test_a_grade_only_ta_watches_but_cannot_type(
+    api: Any, bearer: Any, authority: TokenAuthority, jp_ws_fetch: Any, jp_serverapp: Any
+) -> None:
+    s = await setup(api, bearer)
+    cid = (await api("GET", f"projects/{s['pid']}", headers=s["sam"])).json["class_id"]
+    await enrol(api, cid, s["ines"], tim="ta")
+    token, _ = authority.issue("tim", ("grade",), extra={"class_id": cid})
+    grader = {"Authorization": f"Bearer {token}"}
+    # The REST write is refused to this credential...
+    url = f"projects/{s['pid']}/files/{s['fid']}"
+    assert (await api("PUT", url, {"content": "x", "version": 1}, headers=grader)).status == 403
+    # ... and so is the same write in the room: tim sees the file, and is told once.
+    student = await join(jp_ws_fetch, s["fid"], s["sam"])
+    tim = await join(jp_ws_fetch, s["fid"], grader)
+    assert str(tim.text) == "print(1)\n"
+    await tim.wait_for(lambda: tim.notices)
+    assert tim.notices == ["read_only"]
+    await tim.insert(len(str(tim.text)), "import os\n")
+    await tim.announce("tim")  # handled after the edit: a marker for when it was dropped
+    await student.wait_for(lambda: "tim" in student.seen)
+    assert str(student.text) == "print(1)\n"
+    assert room_text(jp_serverapp, s["fid"]) == "print(1)\n"
+    # tim still follows the others' edits, and is not told again.
+    await student.insert(0, "# ok\n")
+    await tim.until("# ok\nprint(1)\nimport os\n")  # his own text stays his own view
+    await tim.insert(0, "#")
+    await tim.announce("tim again")
+    await student.wait_for(lambda: "tim again" in student.seen)
+    assert tim.notices == ["read_only"]
+    assert room_text(jp_serverapp, s["fid"]) == "# ok\nprint(1)\n"
+    student.ws.close()
+    tim.ws.close()
+    deadline = time.monotonic() + 10
+    while (await file_text(api, s["pid"], s["fid"], s["sam"]))[0] != "# ok\nprint(1)\n":
+        assert time.monotonic() < deadline, "the student's edit was not saved"
+        await asyncio.sleep(0.2)
+
+
+async def test_a_ta_with_projects_edits_until_removed_from_the_class(
+    api: Any, bearer: Any, jp_ws_fetch: Any, jp_serverapp: Any
+) -> None:
+    s = await setup(api, bearer)
+    cid = (await api("GET", f"projects/{s['pid']}", headers=s["sam"])).json["class_id"]
+    await enrol(api, cid, s["ines"], tim="ta")
+    student = await join(jp_ws_fetch, s["fid"], s["sam"])
+    tim = await join(jp_ws_fetch, s["fid"], bearer("tim", ("projects",)))
+    await tim.insert(0, "# hint\n")
+    await student.until("# hint\nprint(1)\n")
+    assert tim.notices == []
+    # Removed from the class while the socket is open: the socket is closed (4403), and
+    # an edit that races the close is not applied.
+    reply = await api("DELETE", f"classes/{cid}/members/tim", headers=s["ines"])
+    assert reply.status == 204, reply.body
+    with contextlib.suppress(WebSocketClosedError):
+        await tim.insert(0, "# more\n")
+    deadline = time.monotonic() + 10
+    while tim.ws.close_code is None:
+        assert time.monotonic() < deadline, "tim's socket stayed open"
+        try:
+            message = await asyncio.wait_for(tim.ws.read_message(), 0.2)
+        except asyncio.TimeoutError:
+            continue
+        if message is None:
+            break
+    assert tim.ws.close_code in (4401, 4403), tim.ws.close_code
+    assert room_text(jp_serverapp, s["fid"]) == "# hint\nprint(1)\n"
+    student.ws.close()
+    (app,) = jp_serverapp.extension_manager.extension_apps["muscode_ext"]
+    deadline = time.monotonic() + 10
+    while app.collab.describe():
+        assert time.monotonic() < deadline, app.collab.describe()
+        await asyncio.sleep(0.1)

@@ -130,6 +130,20 @@ async def wait_graded(api: Any, aid: str, headers: Any, timeout: float = 300) ->
         await asyncio.sleep(0.5)
 
 
+async def released(st: Any, aid: str, timeout: float = 120) -> list[dict[str, Any]]:
+    """A student's submissions once their grades are released: a grade reaches its
+    student as if every hidden test had used its whole wall-time limit, a few seconds
+    after the staff see it."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        mine = list((await st("GET", f"assignments/{aid}/submissions")).json)
+        if all(s["status"] == "graded" for s in mine):
+            return mine
+        assert loop.time() < deadline, mine
+        await asyncio.sleep(0.25)
+
+
 @pytest.mark.timeout(900)
 async def test_a_c_assignment_for_thirty_students(
     api: Any,
@@ -247,7 +261,7 @@ async def test_a_c_assignment_for_thirty_students(
     # What students see: their own scores; hidden tests as pass/fail only.
     for name in everyone:
         st = students[name]
-        mine = (await st("GET", f"assignments/{aid}/submissions")).json
+        mine = await released(st, aid)
         assert [s["student"] for s in mine] == [name]
         hidden = [t for t in mine[0]["tests"] if t["hidden"]]
         assert len(hidden) == 5
@@ -278,6 +292,7 @@ async def test_a_c_assignment_for_thirty_students(
         "late",
         "attempts",
         "overridden",
+        "comment",
     ]
 
     def number(x: float) -> str:
@@ -298,10 +313,11 @@ async def test_a_c_assignment_for_thirty_students(
                         str(name in LATE).lower(),
                         "1",
                         "false",
+                        "",
                     ]
                 )
             else:
-                out.append([name, "", "", str(MAX), "", "", "0", "false"])
+                out.append([name, "", "", str(MAX), "", "", "0", "false", ""])
         return out
 
     assert rows[1:] == csv_rows(RAW_BEFORE)
@@ -332,7 +348,7 @@ async def test_a_c_assignment_for_thirty_students(
 
     # Students see the new scores, and never a hidden test's input or expected output.
     for name in everyone:
-        mine = (await students[name]("GET", f"assignments/{aid}/submissions")).json
+        mine = await released(students[name], aid)
         assert mine[0]["score"] == expected_score(name, RAW_AFTER)
     for st in students.values():
         assert st.seen

@@ -33,7 +33,10 @@ import pytest
 from .conftest import ROOT, need_service
 
 API = "/services/muscode/api/muscode/v1"
-START_TIMEOUT = 90.0
+# Generous: on a busy machine the service alone can take a minute to start.
+START_TIMEOUT = 300.0
+# The module's hub starts within its first test.
+pytestmark = pytest.mark.timeout(START_TIMEOUT + 180)
 
 
 def free_port() -> int:
@@ -352,3 +355,55 @@ def test_a_students_lab_reaches_muscode_through_its_own_server(hub: Hub) -> None
         assert status != 200
     finally:
         hub.call("DELETE", f"/hub/api/users/{name}/server")
+
+
+# -- the service's landing page (the hub's Services → muscode link) -------------------
+
+BROWSER_ACCEPT = {"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}
+
+
+def test_the_services_root_greets_a_browser_with_its_classes(hub: Hub) -> None:
+    teacher = hub.user_token("instructor")
+    title = '<script>alert("x")</script> & Co'
+    body = {"slug": "home-101", "name": title, "term": "<b>fall</b>"}
+    status, c = hub.call("POST", f"{API}/classes", body, token=teacher)
+    assert status == 201, c
+    members = {"members": [{"name": "student7"}]}
+    status, roster = hub.call("POST", f"{API}/classes/{c['id']}/members", members, token=teacher)
+    assert status == 200, roster
+
+    browser, _ = _browser_login(hub, "student7")
+    request = urllib.request.Request(hub.url + "/services/muscode/", headers=BROWSER_ACCEPT)
+    with browser.open(request, timeout=60) as reply:
+        assert reply.headers["Content-Type"].startswith("text/html")
+        page = reply.read().decode()
+    assert '<strong id="muscode-user">student7</strong>' in page
+    # The class's name and term show as text, never as markup.
+    assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt; &amp; Co" in page
+    assert "&lt;b&gt;fall&lt;/b&gt;" in page
+    assert "<script" not in page and "<b>" not in page
+    assert "<td>student</td>" in page
+    assert 'href="/hub/user-redirect/lab"' in page
+
+    # The class's instructor sees the same class with their own role.
+    browser, _ = _browser_login(hub, "instructor")
+    with browser.open(request, timeout=60) as reply:
+        page = reply.read().decode()
+    assert '<strong id="muscode-user">instructor</strong>' in page
+    assert "<td>instructor</td>" in page
+
+
+def test_the_services_root_sends_strangers_to_log_in_and_api_clients_to_json(hub: Hub) -> None:
+    # A browser with no hub session ends on the hub's login page.
+    browser = urllib.request.build_opener(
+        urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar())
+    )
+    request = urllib.request.Request(hub.url + "/services/muscode/", headers=BROWSER_ACCEPT)
+    with browser.open(request, timeout=60) as reply:
+        landed = reply.geturl()
+        page = reply.read().decode()
+    assert urllib.parse.urlsplit(landed).path == "/hub/login", landed
+    assert "muscode-user" not in page
+    # An API client asking for JSON gets what the root always gave: the health report.
+    status, health = hub.call("GET", "/services/muscode/", token=hub.user_token("student8"))
+    assert status == 200 and health["checks"]["database"] == "ok", health

@@ -22,7 +22,7 @@ def dead_url() -> str:
 def test_unreachable_hub_is_dependency_down() -> None:
     client = HubClient(dead_url(), "token", timeout=5)
     with pytest.raises(DependencyDown) as info:
-        asyncio.run(client.ensure_group("cs101"))
+        asyncio.run(client.create_class_group("cs101", "c1", ["ines"]))
     assert info.value.status == 503 and info.value.reason == "hub_unavailable"
     assert "JupyterHub" in info.value.message
 

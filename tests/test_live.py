@@ -269,13 +269,28 @@ async def test_a_cookie_login_from_a_foreign_origin_is_refused(
 
 
 async def test_stdin_to_a_non_interactive_run_is_refused(api: Any, jp_ws_fetch: Any) -> None:
+    # The program runs until it is cancelled, so both refusals come while it runs
+    # however busy the machine is.
     run_id = await submit(
-        api, {"language": "python", "source": "import time; time.sleep(1); print('ok')"}
+        api,
+        {
+            "language": "python",
+            "source": "import time\nprint('ok', flush=True)\ntime.sleep(60)",
+            "limits": {"wall_time_ms": 60_000},
+        },
     )
     ws = await open_stream(jp_ws_fetch, run_id)
     await ws.write_message(json.dumps({"type": "stdin", "data": "x"}))
     await ws.write_message("not json")
-    events = await collect(ws)
+    events: list[dict[str, Any]] = []
+    while sum(e["type"] == "error" for e in events) < 2 or output(events) != "ok\n":
+        raw = await asyncio.wait_for(ws.read_message(), 30)
+        assert raw is not None, f"the socket closed too soon: {events[-3:]}"
+        events.append(json.loads(raw))
     errors = [e for e in events if e["type"] == "error"]
     assert [e["reason"] for e in errors] == ["invalid", "bad_message"]
+    # The refusals did not disturb the run, which printed and still runs.
+    await ws.write_message(json.dumps({"type": "cancel"}))
+    events += await collect(ws)
     assert events[-1]["result"]["stdout"] == "ok\n"
+    assert events[-1]["result"]["verdict"] == "cancelled"

@@ -41,6 +41,9 @@ from .redis_support import (  # noqa: F401 - fixtures
 )
 from .test_live import collect
 
+# Worker processes take a minute to start on a busy machine.
+pytestmark = pytest.mark.timeout(600)
+
 #: Seconds after which a killed worker's run is taken over (short, to keep tests quick;
 #: the live workers renew their claims every third of it).
 CLAIM_AFTER = 3.0
@@ -131,7 +134,7 @@ class Workers:
         self.all.append(worker)
         return worker
 
-    async def started(self, count: int = 1, timeout: float = 60) -> list[Worker]:
+    async def started(self, count: int = 1, timeout: float = 180) -> list[Worker]:
         """Start ``count`` workers and wait (bounded) until each is consuming."""
         started = [self.start() for _ in range(count)]
         deadline = time.monotonic() + timeout
@@ -313,6 +316,33 @@ async def test_output_streams_live_across_processes_with_replay(
     # After the end, a subscriber still gets the whole story.
     after = await collect(await open_stream(jp_ws_fetch, run_id))
     assert output(after) == expected and after[-1]["type"] == "done"
+
+
+async def test_a_notebook_runs_in_a_worker_with_live_cells(
+    api: Any, jp_ws_fetch: Any, workers: Workers
+) -> None:
+    from .notebooks.conftest import notebook
+
+    await workers.started()
+    nb = notebook("print('one')", "1 / 0", "print('two')")
+    run_id = await submit(
+        api,
+        {
+            "language": "python",
+            "files": [{"path": "nb.ipynb", "content": json.dumps(nb)}],
+            "main": "nb.ipynb",
+        },
+    )
+    events = await collect(await open_stream(jp_ws_fetch, run_id), timeout=120)
+    cells = [(e["index"], e["status"]) for e in events if e["type"] == "cell"]
+    assert cells == [(0, "running"), (0, "ok"), (1, "running"), (1, "error")]
+    assert output(events) == "one\n"
+    result = events[-1]["result"]
+    assert result["verdict"] == "runtime_error" and "Cell 1" in result["message"]
+    assert [c["status"] for c in result["cells"]] == ["ok", "error", "not_run"]
+    # Stored by the worker: a later read has the executed notebook.
+    stored = (await api("GET", f"executions/{run_id}")).json
+    assert stored["notebook"]["cells"][0]["outputs"][0]["text"] == "one\n"
 
 
 INTERACTIVE = {

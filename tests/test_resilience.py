@@ -119,3 +119,30 @@ async def test_a_sqlite_transaction_that_never_ends_makes_others_503_not_hang(
     async with database.session():  # and the turn passes on once it ends
         pass
     await database.dispose()
+
+
+async def test_sqlite_connections_use_wal_with_normal_sync(tmp_path: Any) -> None:
+    """The embedded database commits without a disk sync per transaction (WAL syncs at
+    checkpoints), keeps foreign keys on, and a committed row survives the process's
+    connections closing."""
+    from sqlalchemy import text
+
+    from muscode_ext.store import User
+    from muscode_ext.store import db as db_module
+
+    url = f"sqlite:///{tmp_path}/muscode.sqlite"
+    db_module.ensure_schema(url, auto_upgrade=True)
+    database = db_module.Database(url)
+    async with database.session() as s:
+        pragmas = [
+            (await s.execute(text(f"PRAGMA {name}"))).scalar()
+            for name in ("journal_mode", "synchronous", "foreign_keys")
+        ]
+        s.add(User(name="wal-check"))
+    assert pragmas == ["wal", 1, 1]  # synchronous 1 = NORMAL
+    await database.engine.dispose()
+    reopened = db_module.Database(url)
+    async with reopened.session() as s:
+        names = (await s.execute(text("SELECT name FROM users"))).scalars().all()
+    await reopened.engine.dispose()
+    assert "wal-check" in names

@@ -56,7 +56,7 @@ def test_interactive_stdin_while_running(page: Page, lab_server: LabServer) -> N
     ui.write(editor, ECHO_PROGRAM)
     panel = ui.run_from_toolbar(editor)
     out = panel.locator(".muscode-RunPanel-output")
-    line = panel.locator(".muscode-RunPanel-lineInput")
+    line = panel.locator(".muscode-RunPanel-stdin")
     expect(out).to_contain_text("first?", timeout=30_000)
     expect(panel.locator(".muscode-RunPanel-phase")).to_contain_text("Running")
     line.fill("one")
@@ -71,13 +71,13 @@ def test_interactive_stdin_while_running(page: Page, lab_server: LabServer) -> N
     shot(page, "11-interactive-stdin")
     expect(panel.locator(".muscode-RunPanel-phase")).to_contain_text("Running")
     panel.locator(".muscode-RunPanel-eof").click()
-    assert ui.wait_done(panel) == "Accepted"
+    assert ui.wait_done(panel) == "Finished · exit 0"
     stdout = ui.output(panel, "stdout")
     assert "got two" in stdout
     assert "rest has 1 lines" in stdout
     # what was typed is echoed in the output, apart from what the program printed
     assert ui.output(panel, "stdin").split() == ["one", "two", "three"]
-    expect(line).to_be_disabled()
+    expect(panel.locator(".muscode-RunPanel-send")).to_be_disabled()
     shot(page, "12-interactive-done")
 
 

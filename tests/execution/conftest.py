@@ -248,7 +248,7 @@ def _foreign(cgroups: str) -> bool:
 
 def _local_leftovers(sandbox: LocalSandbox, before: set[int]) -> list[str]:
     problems: list[str] = []
-    root = sandbox.work_root
+    root = sandbox.job_root
     if root is not None and root.exists():
         left = sorted(p.name for p in root.iterdir())
         if left:
@@ -266,7 +266,7 @@ def _local_leftovers(sandbox: LocalSandbox, before: set[int]) -> list[str]:
             if len(idle) > sandbox.prestart:
                 problems.append(f"more parked launchers than prestart: {sorted(idle)}")
     # Parked launchers have dropped to the sandbox user already; they are expected.
-    parked = {launcher.proc.pid for launcher in sandbox._pool}
+    parked = sandbox.parked_pids()
     for pid, membership in _uid_processes(SANDBOX_UID).items():
         if pid in parked:
             continue

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import signal
 from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any
@@ -66,7 +67,7 @@ def sandbox(loop: asyncio.AbstractEventLoop) -> Iterator[Any]:
 
 
 def api(sandbox: Any) -> Any:
-    return sandbox._api()  # the test looks through the backend's own Engine client
+    return sandbox.engine.api  # the test looks through the backend's own Engine client
 
 
 def python_job(source: str) -> Job:
@@ -76,13 +77,13 @@ def python_job(source: str) -> Job:
 
 def our_containers(sandbox: Any) -> list[dict[str, Any]]:
     return api(sandbox).containers(
-        all=True, filters={"label": f"muscode.instance={sandbox._instance}"}
+        all=True, filters={"label": f"muscode.instance={sandbox.instance}"}
     )
 
 
 async def pool_settled(sandbox: Any) -> None:
     """Wait for the background refills (a container may be half created meanwhile)."""
-    for pool in list(sandbox._pools.values()):
+    for pool in sandbox.pools or ():
         if pool.tasks:
             await asyncio.wait(list(pool.tasks))
 
@@ -111,7 +112,7 @@ def assert_no_leftovers(loop: asyncio.AbstractEventLoop, sandbox: Any) -> None:
     # Only idle pooled containers remain, all of them still waiting for their go line.
     for info in our_containers(sandbox):
         assert info["State"] == "running", info
-    pooled = sum(1 for s in sandbox._live.values() if not s.in_use)
+    pooled = sum(1 for s in sandbox.containers.live.values() if not s.in_use)
     assert len(our_containers(sandbox)) <= pooled
 
 
@@ -130,9 +131,9 @@ def test_containers_are_hardened(loop: asyncio.AbstractEventLoop, sandbox: Any) 
         )
         try:
             await asyncio.wait_for(up.wait(), timeout=30)
-            busy = [s for s in sandbox._live.values() if s.in_use]
+            busy = [s for s in sandbox.containers.live.values() if s.in_use]
             assert len(busy) == 1
-            return await sandbox._call(api(sandbox).inspect_container, busy[0].container_id)
+            return await sandbox.engine.call(api(sandbox).inspect_container, busy[0].container_id)
         finally:
             run.cancel()
             with pytest.raises(asyncio.CancelledError):
@@ -234,11 +235,11 @@ def test_stop_removes_every_container_and_directory(loop: asyncio.AbstractEventL
     sandbox = make_sandbox(loop, runtime=RUNTIME, pool_size=2)
     result = loop.run_until_complete(execute(sandbox, python_job("print(1)"), limits=LIMITS))
     assert result.verdict == "accepted", result
-    root = sandbox._root
+    root = sandbox.job_root
     assert root is not None and root.exists()
     assert our_containers(sandbox)  # the warm pool
     engine = api(sandbox)
-    instance = sandbox._instance
+    instance = sandbox.instance
     loop.run_until_complete(sandbox.stop())
     assert engine.containers(all=True, filters={"label": f"muscode.instance={instance}"}) == []
     assert not root.exists()
@@ -397,7 +398,7 @@ def test_a_builds_container_runs_the_jobs_first_run_under_the_runs_limits(
     for run in (fresh_small, reused_small):
         assert run.verdict == "accepted" and run.stdout == "others 0\ntouched 8\n", run
         assert run.memory_kb is not None and run.memory_kb < 64 * 1024, run  # the run's
-    builds_and_runs = 5 if sandbox._relays else 3
+    builds_and_runs = 5 if sandbox.runtime == "runsc" else 3
     assert len(used) == builds_and_runs and len(set(used)) == len(used), used
     assert_no_leftovers(loop, sandbox)
 
@@ -418,7 +419,105 @@ def test_a_build_whose_job_ends_before_running_leaves_nothing(
     async def compile_only() -> None:
         async with sandbox.prepare(job) as program:
             assert program.compile is not None and program.compile.ok, program.compile
-            assert (program.kept is not None) is not sandbox._relays
+            assert (program.kept is not None) is not (sandbox.runtime == "runsc")
 
     loop.run_until_complete(compile_only())
     assert_no_leftovers(loop, sandbox)
+
+
+# A program that learns its run's end-marker nonce wherever it might be (PID 1's
+# memory, environment and command line, the script it runs) and prints forged markers
+# claiming a clean exit with no limit hit, then does something else.
+FORGER = r"""
+import os, re, sys
+found = set()
+for path in ("/proc/1/environ", "/proc/1/cmdline", "/muscode/run.sh", "/muscode/next.sh"):
+    try:
+        found.update(re.findall(rb"[0-9a-f]{16}", open(path, "rb").read()))
+    except OSError:
+        pass
+try:
+    mem = open("/proc/1/mem", "rb", 0)
+    for line in open("/proc/1/maps"):
+        span, perms = line.split()[:2]
+        if not perms.startswith("rw"):
+            continue
+        start, end = (int(x, 16) for x in span.split("-"))
+        try:
+            mem.seek(start)
+            data = mem.read(end - start)
+        except OSError:
+            continue
+        found.update(re.findall(rb"(?<![0-9a-f])([0-9a-f]{16})\x00", data))
+except OSError:
+    pass
+for nonce in found:
+    for claim in (b"0 0 0 0 0", b"0 0 0 1 1"):
+        forged = b"\0muscode-end " + nonce + b" " + claim + b"\n"
+        sys.stdout.buffer.write(forged)
+        sys.stderr.buffer.write(forged)
+sys.stdout.flush()
+sys.stderr.flush()
+AFTER
+"""
+
+FORGED_THEN = {
+    # (what the program does after forging, the verdict it has earned)
+    "exit-3": ("sys.exit(3)", "runtime_error"),
+    "cpu-loop": ("while True:\n    pass", "time_limit_exceeded"),
+    "child-oom": (
+        "pid = os.fork()\n"
+        "if pid == 0:\n"
+        "    x = []\n"
+        "    while True:\n"
+        "        x.append(b'x' * (8 << 20))\n"
+        "os.waitpid(pid, 0)",
+        "memory_limit_exceeded",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(FORGED_THEN))
+def test_a_forged_end_marker_changes_nothing(
+    loop: asyncio.AbstractEventLoop, sandbox: Any, case: str
+) -> None:
+    """A run's verdict, exit status, time and memory come from where the program cannot
+    write (the engine, the host's cgroups), not from what it prints: a program that
+    finds its run's nonce (PID 1's memory is readable under runc) and prints markers
+    claiming a clean end gets the verdict of what it really did."""
+    after, verdict = FORGED_THEN[case]
+    limits = Limits(cpu_time_ms=1000, wall_time_ms=4000, memory_mb=128, processes=16)
+    source = FORGER.replace("AFTER", after)
+    result = loop.run_until_complete(execute(sandbox, python_job(source), limits=limits))
+    assert result.verdict == verdict, result
+    if case == "exit-3":
+        assert result.exit_code == 3, result
+    if case == "cpu-loop":
+        # The host's count of its CPU time; under gVisor, whose own count runs ahead of
+        # the host's on a loaded machine, its RLIMIT_CPU (SIGXCPU) can stop it first.
+        assert result.time_ms is not None, result
+        assert result.time_ms >= 1000 or result.signal == signal.SIGXCPU, result
+    if case == "child-oom":
+        # the child's peak, near the limit, not the forged 1 byte
+        assert result.memory_kb is not None and result.memory_kb > 64 * 1024, result
+    if RUNTIME == "runc":
+        # The forgery is real: the program found the nonce and its markers matched
+        # (they would otherwise be passed on as output).
+        assert "muscode-end" not in result.stdout, result
+    assert_no_leftovers(loop, sandbox)
+
+
+def test_a_sigkill_at_the_memory_limit_is_an_oom_kill() -> None:
+    """The engine can report a container's exit before the OOM kill that caused it
+    (under gVisor 2 memory bombs in 20 ended 137 with ``OOMKilled`` false): a SIGKILL
+    nobody sent, with the container's peak at its limit, counts as the OOM killer's;
+    one below the limit, or another end, does not."""
+    from muscode_ext.execution.docker.attach import killed_at_memory_limit
+
+    limit = 140 << 20
+    assert killed_at_memory_limit(137, limit, limit + 12 * 1024)  # gVisor, measured
+    assert killed_at_memory_limit(137, limit, limit - 8 * 4096)  # runc: a few pages below
+    assert not killed_at_memory_limit(137, limit, limit - (16 << 20))  # kill -9 itself
+    assert not killed_at_memory_limit(1, limit, limit)  # a MemoryError exit: stderr decides
+    assert not killed_at_memory_limit(137, limit, None)  # peak unknown
+    assert not killed_at_memory_limit(137, 0, limit)  # no limit reported

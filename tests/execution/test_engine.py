@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import json
 from collections.abc import AsyncIterator, Sequence
@@ -123,6 +124,8 @@ def test_single_run_result_fields_are_the_api_names() -> None:
         "signal",
         "stdout",
         "stderr",
+        "stdout_base64",
+        "stderr_base64",
         "compile_output",
         "compile_time_ms",
         "truncated",
@@ -135,6 +138,8 @@ def test_single_run_result_fields_are_the_api_names() -> None:
     assert data["compile_time_ms"] is None  # no compile step
     assert data["stdout"] == "hi\n"
     assert data["stderr"] == "warn \ufffd\n"  # invalid UTF-8 replaced, never an error
+    assert base64.b64decode(data["stderr_base64"]) == b"warn \xff\n"  # and kept exactly
+    assert data["stdout_base64"] is None
     assert data["truncated"] == {"stdout": False, "stderr": False}
     assert (data["time_ms"], data["wall_time_ms"], data["memory_kb"]) == (5, 7, 100)
     assert data["tests"] is None

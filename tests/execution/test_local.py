@@ -1,14 +1,12 @@
-"""What only the local backend has: its unpacking of compile output, its modes, its dirs."""
+"""What only the local backend has: its modes, its dirs, its seccomp filter, its launchers."""
 
 from __future__ import annotations
 
 import asyncio
 import errno
-import io
 import os
 import shutil
 import subprocess
-import tarfile
 from pathlib import Path
 
 import pytest
@@ -22,9 +20,9 @@ from muscode_ext.execution import (
     SourceFile,
     execute,
 )
-from muscode_ext.execution import local as local_module
-from muscode_ext.execution.common import heap_mb_for, manages_own_heap
-from muscode_ext.execution.local import _unpack_build
+from muscode_ext.execution.box import SANDBOX_UID
+from muscode_ext.execution.local.seccomp import seccomp_filter
+from muscode_ext.execution.programs import heap_mb_for, manages_own_heap
 
 from .conftest import IN_CI, unavailable
 
@@ -33,73 +31,6 @@ PY_JOB = Job(
     files=(SourceFile("main.py", b"import os\nprint('hi', os.getuid())"),),
     main="main.py",
 )
-
-
-def _tar(members: list[tuple[tarfile.TarInfo, bytes | None]]) -> bytes:
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w", format=tarfile.GNU_FORMAT) as tar:
-        for info, data in members:
-            tar.addfile(info, io.BytesIO(data) if data is not None else None)
-    return buf.getvalue()
-
-
-def _entry(
-    name: str, kind: bytes = tarfile.REGTYPE, data: bytes = b"", **kw: object
-) -> tuple[tarfile.TarInfo, bytes | None]:
-    info = tarfile.TarInfo(name)
-    info.type = kind
-    for key, value in kw.items():
-        setattr(info, key, value)
-    if kind == tarfile.REGTYPE:
-        info.size = len(data)
-        return info, data
-    return info, None
-
-
-def test_unpacking_compile_output_takes_only_plain_files(tmp_path: Path) -> None:
-    box = tmp_path / "box"
-    box.mkdir()
-    (box / "main.c").write_text("original source")
-    outside = tmp_path / "outside"
-    outside.mkdir()
-    job = Job(
-        language=DEFAULT_LANGUAGES["c"],
-        files=(SourceFile("main.c", b"original source"),),
-        main="main.c",
-    )
-    archive = _tar(
-        [
-            _entry("./prog", data=b"\x7fELF", mode=0o755),
-            _entry("./pkg", tarfile.DIRTYPE, mode=0o755),
-            _entry("./pkg/A.class", data=b"cafe", mode=0o644),
-            _entry("./main.c", data=b"replaced by the compiler"),  # sources stay the host's
-            _entry("./link", tarfile.SYMTYPE, linkname=str(outside)),
-            _entry("./hard", tarfile.LNKTYPE, linkname="prog"),
-            _entry("./fifo", tarfile.FIFOTYPE),
-            _entry("./dev", tarfile.CHRTYPE, devmajor=1, devminor=3),
-            # a file "through" the symlink: must land in a real dir inside the box
-            _entry("./link/owned", data=b"x"),
-        ]
-    )
-    _unpack_build(archive, box, job, root=False)
-    assert (box / "prog").read_bytes() == b"\x7fELF"
-    assert os.access(box / "prog", os.X_OK)
-    assert (box / "pkg" / "A.class").read_bytes() == b"cafe"
-    assert (box / "main.c").read_text() == "original source"
-    assert not (box / "link").is_symlink() and (box / "link" / "owned").read_bytes() == b"x"
-    for name in ("hard", "fifo", "dev"):
-        assert not (box / name).exists() and not (box / name).is_symlink()
-    assert list(outside.iterdir()) == []
-
-
-@pytest.mark.parametrize("name", ["../escape", "/abs/path", "a/../../b", "./../x"])
-def test_unpacking_refuses_paths_outside_the_box(tmp_path: Path, name: str) -> None:
-    box = tmp_path / "box"
-    box.mkdir()
-    job = Job(language=DEFAULT_LANGUAGES["c"], files=(), main="main.c")
-    with pytest.raises(ValueError):
-        _unpack_build(_tar([_entry(name, data=b"x")]), box, job, root=False)
-    assert not (tmp_path / "escape").exists()
 
 
 def test_heap_sizes_and_address_space_rules() -> None:
@@ -116,9 +47,7 @@ def test_without_bubblewrap_it_refuses_unless_unsafe_is_allowed(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     real_which = shutil.which
-    monkeypatch.setattr(
-        local_module.shutil, "which", lambda name: None if name == "bwrap" else real_which(name)
-    )
+    monkeypatch.setattr(shutil, "which", lambda name: None if name == "bwrap" else real_which(name))
 
     async def refused() -> str | None:
         sandbox = LocalSandbox()
@@ -139,8 +68,8 @@ def test_without_bubblewrap_it_refuses_unless_unsafe_is_allowed(
         try:
             problem = await sandbox.check()
             result = await execute(sandbox, PY_JOB, limits=Limits())
-            assert sandbox.work_root is not None
-            left = [p.name for p in sandbox.work_root.iterdir()]
+            assert sandbox.job_root is not None
+            left = [p.name for p in sandbox.job_root.iterdir()]
             return problem, sandbox.mode, result.verdict, result.stdout, left
         finally:
             await sandbox.stop()
@@ -148,16 +77,14 @@ def test_without_bubblewrap_it_refuses_unless_unsafe_is_allowed(
     problem, mode, verdict, stdout, left = asyncio.run(unsafe())
     assert problem is None and mode == "unsafe"
     assert verdict == "accepted"
-    expected_uid = local_module.SANDBOX_UID if os.geteuid() == 0 else os.getuid()
+    expected_uid = SANDBOX_UID if os.geteuid() == 0 else os.getuid()
     assert stdout == f"hi {expected_uid}\n"
     assert left == []
 
 
 def test_unsafe_mode_still_limits(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     real_which = shutil.which
-    monkeypatch.setattr(
-        local_module.shutil, "which", lambda name: None if name == "bwrap" else real_which(name)
-    )
+    monkeypatch.setattr(shutil, "which", lambda name: None if name == "bwrap" else real_which(name))
     job = Job(
         language=DEFAULT_LANGUAGES["python"],
         files=(SourceFile("main.py", b"while True:\n    pass"),),
@@ -182,7 +109,7 @@ def test_default_work_root_is_private_and_removed_on_stop() -> None:
     async def scenario() -> Path:
         sandbox = LocalSandbox()
         await sandbox.start()
-        root = sandbox.work_root
+        root = sandbox.job_root
         assert root is not None and root.is_dir()
         assert root.stat().st_mode & 0o007 == 0  # nothing for other host users
         result = await execute(sandbox, PY_JOB, limits=Limits())
@@ -230,7 +157,7 @@ def test_an_unreachable_work_root_is_reported(tmp_path: Path) -> None:
 def test_seccomp_filter_denies_with_eperm() -> None:
     if shutil.which("bwrap") is None:
         unavailable("bubblewrap", "bwrap is not installed")
-    if local_module.seccomp_filter() is None:
+    if seccomp_filter() is None:
         pytest.skip("the seccomp filter is written for x86_64")
     from .test_hostile import SYSCALLS
 
@@ -268,7 +195,7 @@ def test_stop_removes_parked_launchers_and_cgroups() -> None:
         await sandbox.start()
         result = await execute(sandbox, PY_JOB, limits=Limits())
         assert result.verdict == "accepted", result
-        pids = [launcher.proc.pid for launcher in sandbox._pool]
+        pids = sorted(sandbox.parked_pids())
         parents = list(sandbox._cgroups.parents.values()) if sandbox._cgroups else []
         if sandbox.cgroups_enabled:
             assert len(pids) == 2  # parked, ready for the next runs
@@ -308,53 +235,55 @@ def test_leftovers_of_a_dead_server_are_removed_at_start(tmp_path: Path) -> None
     assert alive.exists()
 
 
-def _limits_seen(sh: str, script: str) -> dict[str, tuple[str, str]]:
-    """(soft, hard) per limit, as a child of ``sh`` sees them after ``script``."""
-    out = subprocess.run(
-        [sh, "-c", script + "exec cat /proc/self/limits"], capture_output=True, text=True
-    )
-    assert out.returncode == 0, out.stderr
-    seen = {}
-    for line in out.stdout.splitlines()[1:]:
-        name, soft, hard = line[:26].strip(), *line[26:].split()[:2]
-        seen[name] = (soft, hard)
-    return seen
+def test_a_jobs_directory_is_private_to_the_sandbox_user() -> None:
+    """A job's directory is mode 0700, owned by the user its runs are (uid 65534 when
+    the server is root): a host user of the sandbox's group (nogroup) cannot list it
+    or read the job's files, and another run cannot reach it either."""
+    if shutil.which("bwrap") is None:
+        unavailable("bubblewrap", "bwrap is not installed")
+    as_root = os.geteuid() == 0
+    if as_root and shutil.which("setpriv") is None:
+        unavailable("setpriv", "setpriv is not installed")
 
+    def as_group_member(*argv: str) -> subprocess.CompletedProcess[str]:
+        # A host user that is not the sandbox user but is in its group.
+        drop = ["setpriv", "--reuid=4242", f"--regid={SANDBOX_UID}", "--clear-groups"]
+        return subprocess.run([*drop, *argv], capture_output=True, text=True, check=False)
 
-@pytest.mark.parametrize("shell", ["dash", "bash", "sh"])
-def test_the_launchers_ulimit_lines_set_every_run_limit(shell: str) -> None:
-    """A parked launcher sets a run's rlimits with its own ``ulimit``: each shell's
-    options and units, soft below hard, nothing above what the server itself has."""
-    sh = shutil.which(shell)
-    if sh is None:
-        pytest.skip(f"{shell} is not installed")
-    ulimit = local_module._Ulimit.probe(sh)
-    if shell != "sh":
-        expected = {"dash": ("-p", 512), "bash": ("-u", 1024)}[shell]
-        assert (ulimit.nproc_flag, ulimit.fsize_block) == expected
-    resource = local_module.resource
-    nofile_hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
-    script = "".join(
-        [
-            ulimit.lines(resource.RLIMIT_CPU, 4, 3),
-            ulimit.lines(resource.RLIMIT_FSIZE, 1024 * 1024),
-            ulimit.lines(resource.RLIMIT_NOFILE, nofile_hard + 100),
-            ulimit.lines(resource.RLIMIT_CORE, 0),
-            ulimit.lines(resource.RLIMIT_AS, 768 * 1024 * 1024),
-            ulimit.lines(resource.RLIMIT_NPROC, 321),
-        ]
-    )
-    seen = _limits_seen(sh, script)
-    assert seen["Max cpu time"] == ("3", "4")
-    assert seen["Max file size"] == (str(1024 * 1024),) * 2
-    # Asked for more than the server's hard limit: the server's, not an error.
-    expected_nofile = "unlimited" if nofile_hard == resource.RLIM_INFINITY else str(nofile_hard)
-    assert seen["Max open files"] == (expected_nofile,) * 2
-    assert seen["Max core file size"] == ("0", "0")
-    assert seen["Max address space"] == (str(768 * 1024 * 1024),) * 2
-    assert seen["Max processes"] == ("321", "321")
-    # A limit the shell cannot set ends the launch (exit 125) instead of running unlimited.
-    failed = subprocess.run(
-        [sh, "-c", "ulimit -t nonsense || exit 125\necho ran"], text=True, capture_output=True
-    )
-    assert failed.returncode == 125 and "ran" not in failed.stdout
+    async def scenario() -> None:
+        sandbox = LocalSandbox()
+        try:
+            await sandbox.start()
+            async with sandbox.prepare(PY_JOB) as program:
+                job_dir = program.job_dir  # type: ignore[attr-defined]
+                st = job_dir.stat()
+                assert st.st_mode & 0o777 == 0o700, oct(st.st_mode)
+                assert st.st_uid == (SANDBOX_UID if as_root else os.getuid())
+                assert sandbox.job_root is not None
+                assert sandbox.job_root.stat().st_mode & 0o047 == 0  # not listable by nogroup
+                if as_root:
+                    listed = as_group_member("ls", str(job_dir))
+                    assert listed.returncode != 0 and "denied" in listed.stderr, listed
+                    read = as_group_member("cat", str(job_dir / "box" / "main.py"))
+                    assert read.returncode != 0 and "denied" in read.stderr, read
+                # Another run, running while this job's directory exists.
+                peek = (
+                    "import os\n"
+                    f"for p in ({str(job_dir)!r}, {str(job_dir / 'box' / 'main.py')!r}):\n"
+                    "    try:\n"
+                    "        print(os.listdir(p) if os.path.isdir(p) else open(p).read())\n"
+                    "    except OSError as exc:\n"
+                    "        print(type(exc).__name__)\n"
+                )
+                other = Job(
+                    language=DEFAULT_LANGUAGES["python"],
+                    files=(SourceFile("main.py", peek.encode()),),
+                    main="main.py",
+                )
+                result = await execute(sandbox, other, limits=Limits())
+                assert result.verdict == "accepted", result
+                assert result.stdout.split() == ["FileNotFoundError", "FileNotFoundError"], result
+        finally:
+            await sandbox.stop()
+
+    asyncio.run(scenario())

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from muscode_ext.execution.common import remove_tree
+from muscode_ext.execution.hostfiles import remove_tree
 
 
 def test_an_unwritable_directory_inside_the_tree_is_removed(tmp_path: Path) -> None:
