@@ -3,7 +3,7 @@
 # the directory the wheel ships. Idempotent: run it as often as you like.
 #
 #   bash scripts/build-labextension.sh           # install JS deps, production build
-#   bash scripts/build-labextension.sh --check   # also: types vs openapi.yaml, unit tests,
+#   bash scripts/build-labextension.sh --check   # also: client vs openapi.yaml, unit tests,
 #                                                # formatting (what CI runs)
 #   bash scripts/build-labextension.sh --dev     # development build (source maps)
 #
@@ -58,7 +58,7 @@ install=(install)
 step "jlpm ${install[*]} (JS dependencies into labextension/node_modules)" \
     "$jlpm_bin" "${install[@]}"
 if [ "$check" -eq 1 ]; then
-    step "check src/types.ts against muscode_ext/openapi.yaml" "$jlpm_bin" check:api
+    step "check the client against muscode_ext/openapi.yaml" "$jlpm_bin" check:api
     step "unit tests (vitest)" "$jlpm_bin" test
     step "formatting (prettier)" "$jlpm_bin" prettier:check
 fi

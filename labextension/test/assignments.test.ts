@@ -14,14 +14,16 @@ import {
   isPastDue,
   isStaff,
   passedText,
+  plural,
   progressOf,
   rosterErrors,
   scoreText,
   studentStatus,
   studentTest,
   toLocalInput,
-  visibleTests
-} from '../src/assignments';
+  visibleTests,
+  withSourceNotebook
+} from '../src/assignments/model';
 import { MuscodeAPIError } from '../src/request';
 import type { Me } from '../src/types';
 import { makeAssignment, makeSubmission } from './fakeserver';
@@ -32,7 +34,8 @@ const MESSAGES = {
   wholeAtLeastOne: 'whole',
   percent: 'percent',
   duplicate: 'duplicate',
-  date: 'date'
+  date: 'date',
+  tolerance: 'tolerance'
 };
 
 const me = (admin: boolean): Me => ({ name: 'x', admin, scopes: [], classes: [] });
@@ -127,14 +130,14 @@ describe('the submissions table', () => {
   });
 
   it('turns regrade progress into a bar', () => {
-    expect(progressOf({ total: 4, pending: 3 })).toEqual({
+    expect(progressOf({ total: 4, pending: 3, stale: 0 })).toEqual({
       total: 4,
       done: 1,
       fraction: 0.25,
       finished: false
     });
-    expect(progressOf({ total: 4, pending: 0 }).finished).toBe(true);
-    expect(progressOf({ total: 0, pending: 0 })).toEqual({
+    expect(progressOf({ total: 4, pending: 0, stale: 0 }).finished).toBe(true);
+    expect(progressOf({ total: 0, pending: 0, stale: 0 })).toEqual({
       total: 0,
       done: 0,
       fraction: 1,
@@ -209,9 +212,24 @@ describe('the assignment editor', () => {
         description: '# Echo',
         language: 'python',
         starter_files: [{ path: 'main.py', content: '# start\n' }],
+        reference_files: [],
         tests: [
-          { name: 'hello', stdin: 'hi\n', expected_output: 'hi\n', points: 1.5, hidden: false },
-          { name: 'secret', stdin: '', expected_output: '', points: 2, hidden: true }
+          {
+            name: 'hello',
+            stdin: 'hi\n',
+            expected_output: 'hi\n',
+            points: 1.5,
+            hidden: false,
+            compare: 'trailing_whitespace'
+          },
+          {
+            name: 'secret',
+            stdin: '',
+            expected_output: '',
+            points: 2,
+            hidden: true,
+            compare: 'trailing_whitespace'
+          }
         ],
         due_at: '2026-05-04T15:30:00.000Z',
         late_policy: { mode: 'penalty', penalty_per_day: 20 },
@@ -232,8 +250,9 @@ describe('the assignment editor', () => {
         { path: 'a.py', content: '' },
         { path: 'a.py', content: '' }
       ],
+      referenceFiles: [{ path: ' ', content: 'print(1)' }],
       tests: [
-        { ...emptyTest(1), name: 't' },
+        { ...emptyTest(1), name: 't', compare: 'numbers' as const, tolerance: '-1' },
         { ...emptyTest(2), name: 't', points: '-1' },
         { ...emptyTest(3), name: '', points: '' }
       ]
@@ -246,6 +265,8 @@ describe('the assignment editor', () => {
         { field: 'max_attempts', message: 'whole' },
         { field: 'late_policy.penalty_per_day', message: 'percent' },
         { field: 'starter_files[1].path', message: 'duplicate' },
+        { field: 'reference_files[0].path', message: 'required' },
+        { field: 'tests[0].tolerance', message: 'tolerance' },
         { field: 'tests[1].name', message: 'duplicate' },
         { field: 'tests[1].points', message: 'number' },
         { field: 'tests[2].name', message: 'required' },
@@ -281,5 +302,84 @@ describe('the assignment editor', () => {
         ['secret', 2, true]
       ]);
     }
+  });
+});
+
+describe('notebook assignments', () => {
+  it('sends the format and the source notebook, never tests or a reference', () => {
+    const a = makeAssignment({
+      format: 'nbgrader',
+      starter_files: [{ path: 'lab.ipynb', content: '{}' }],
+      tests: [{ name: 'test_squares', points: 1, hidden: false }],
+      manual: [{ name: 'explain', points: 2 }]
+    });
+    const form = formOf(a);
+    expect(form.format).toBe('nbgrader');
+    const result = bodyOf(form, MESSAGES);
+    expect(result.ok).toBe(true);
+    if (result.ok) {
+      expect(result.body.format).toBe('nbgrader');
+      expect(result.body.starter_files).toEqual([{ path: 'lab.ipynb', content: '{}' }]);
+      expect('tests' in result.body).toBe(false);
+      expect('reference_files' in result.body).toBe(false);
+    }
+    const files = bodyOf(formOf(makeAssignment()), MESSAGES);
+    expect(files.ok && files.body.format).toBe(undefined);
+    expect(files.ok && files.body.tests?.length).toBe(2);
+  });
+
+  it('puts an imported notebook in place of the starter file of its name', () => {
+    const data = { path: 'numbers.txt', content: '1 2 3\n' };
+    const old = { path: 'lab.ipynb', content: 'old' };
+    const fresh = { path: 'lab.ipynb', content: 'new' };
+    expect(withSourceNotebook([data], fresh)).toEqual([fresh, data]);
+    expect(withSourceNotebook([data, old], fresh)).toEqual([data, fresh]);
+  });
+});
+
+describe('output comparison and reference files', () => {
+  it('sends each test its comparison, and a tolerance only for numbers', () => {
+    const form = {
+      ...emptyForm('python'),
+      title: 'Pi',
+      referenceFiles: [{ path: ' main.py ', content: 'print(3.14159)\n' }],
+      tests: [
+        { ...emptyTest(1), compare: 'numbers' as const, tolerance: '0.01' },
+        { ...emptyTest(2), compare: 'numbers' as const, tolerance: '' },
+        { ...emptyTest(3), compare: 'case' as const, tolerance: '5' }
+      ]
+    };
+    const result = bodyOf(form, MESSAGES);
+    expect(result.ok).toBe(true);
+    if (result.ok) {
+      expect(result.body.reference_files).toEqual([
+        { path: 'main.py', content: 'print(3.14159)\n' }
+      ]);
+      expect(result.body.tests?.map(t => [t.compare, t.tolerance])).toEqual([
+        ['numbers', 0.01],
+        ['numbers', undefined],
+        ['case', undefined]
+      ]);
+    }
+  });
+
+  it('reads the comparison, tolerance and reference back from an assignment', () => {
+    const a = makeAssignment({
+      reference_files: [{ path: 'main.py', content: 'print(2)\n' }]
+    });
+    a.tests[0] = { ...a.tests[0], compare: 'numbers', tolerance: 0.5 };
+    const form = formOf(a);
+    expect(form.referenceFiles).toEqual([{ path: 'main.py', content: 'print(2)\n' }]);
+    expect([form.tests[0].compare, form.tests[0].tolerance]).toEqual(['numbers', '0.5']);
+    expect([form.tests[1].compare, form.tests[1].tolerance]).toEqual(['trailing_whitespace', '']);
+  });
+});
+
+describe('plural', () => {
+  it('says one thing in the singular and any other count in the plural', () => {
+    expect(plural(1, 'submission', 'submissions')).toBe('1 submission');
+    expect(plural(2, 'submission', 'submissions')).toBe('2 submissions');
+    expect(plural(0, 'test', 'tests')).toBe('0 tests');
+    expect(plural(1, 'test', 'tests')).toBe('1 test');
   });
 });

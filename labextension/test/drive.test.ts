@@ -1,7 +1,9 @@
 import { describe, expect, it, vi } from 'vitest';
 
-import { ConflictChoice, IConflict, MuscodeDrive, splitPath, uniqueName } from '../src/drive';
-import { MuscodeClient } from '../src/request';
+import { MuscodeClient } from '../src/client/client';
+import type { ConflictChoice, IConflict } from '../src/drive/conflict';
+import { MuscodeDrive } from '../src/drive/drive';
+import { splitPath, uniqueName } from '../src/drive/models';
 import { FakeServer } from './fakeserver';
 
 function setup(choice: ConflictChoice = 'cancel') {

@@ -1,8 +1,9 @@
 import { Signal } from '@lumino/signaling';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 
-import { EventFeed, follow, INoticeSource, parseNotice } from '../src/events';
-import { MuscodeClient } from '../src/request';
+import { MuscodeClient } from '../src/client/client';
+import { EventFeed, parseNotice } from '../src/events/feed';
+import { follow, INoticeSource } from '../src/events/follow';
 import type { EventNotice, GradingProgress } from '../src/types';
 import { FakeServer } from './fakeserver';
 
@@ -76,7 +77,8 @@ describe('parseNotice', () => {
       type: 'regrade',
       assignment_id: 'a1',
       total: 5,
-      pending: 2
+      pending: 2,
+      stale: 0
     });
     expect(
       parseNotice(
@@ -105,9 +107,11 @@ describe('EventFeed', () => {
     expect(feed.live).toBe(true);
     const ws = FakeSocket.all[0];
     expect(ws.url).toBe('ws://lab.test/base/api/muscode/v1/events?token=secret-token');
-    ws.emit({ type: 'regrade', assignment_id: 'a1', total: 2, pending: 1 });
+    ws.emit({ type: 'regrade', assignment_id: 'a1', total: 2, pending: 1, stale: 0 });
     ws.emit('garbage');
-    expect(seen).toEqual([{ type: 'regrade', assignment_id: 'a1', total: 2, pending: 1 }]);
+    expect(seen).toEqual([
+      { type: 'regrade', assignment_id: 'a1', total: 2, pending: 1, stale: 0 }
+    ]);
     feed.dispose();
     expect(ws.closed).toBe(true);
   });
@@ -168,9 +172,9 @@ describe('follow', () => {
     vi.useFakeTimers();
     const feed = new StubFeed(true);
     const states: GradingProgress[] = [
-      { total: 3, pending: 3 },
-      { total: 3, pending: 1 },
-      { total: 3, pending: 0 }
+      { total: 3, pending: 3, stale: 0 },
+      { total: 3, pending: 1, stale: 0 },
+      { total: 3, pending: 0, stale: 0 }
     ];
     const fetch = vi.fn(async () => states.shift()!);
     const notices: EventNotice[] = [];
@@ -187,12 +191,12 @@ describe('follow', () => {
     expect(fetch).toHaveBeenCalledTimes(1); // once at once
     await vi.advanceTimersByTimeAsync(1000);
     expect(fetch).toHaveBeenCalledTimes(1); // no polling while live
-    feed.notice.emit({ type: 'regrade', assignment_id: 'other', total: 1, pending: 0 });
-    feed.notice.emit({ type: 'regrade', assignment_id: 'a1', total: 3, pending: 1 });
+    feed.notice.emit({ type: 'regrade', assignment_id: 'other', total: 1, pending: 0, stale: 0 });
+    feed.notice.emit({ type: 'regrade', assignment_id: 'a1', total: 3, pending: 1, stale: 0 });
     await vi.advanceTimersByTimeAsync(0);
     expect(fetch).toHaveBeenCalledTimes(2);
-    feed.notice.emit({ type: 'regrade', assignment_id: 'a1', total: 3, pending: 0 });
-    await expect(done).resolves.toEqual({ total: 3, pending: 0 });
+    feed.notice.emit({ type: 'regrade', assignment_id: 'a1', total: 3, pending: 0, stale: 0 });
+    await expect(done).resolves.toEqual({ total: 3, pending: 0, stale: 0 });
     expect(notices).toHaveLength(2);
   });
 

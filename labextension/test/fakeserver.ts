@@ -41,7 +41,15 @@ export function makeAssignment(overrides: Partial<Assignment> = {}): Assignment 
     created_at: '2026-01-01T00:00:00Z',
     updated_at: '2026-01-01T00:00:00Z',
     role: 'student',
-    my: { project_id: null, attempts: 0, latest_score: null, best_score: null, submitted_at: null },
+    my: {
+      project_id: null,
+      attempts: 0,
+      latest_score: null,
+      best_score: null,
+      submitted_at: null,
+      due_at: null,
+      extended: false
+    },
     ...overrides
   };
 }

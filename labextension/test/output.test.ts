@@ -1,6 +1,12 @@
 import { describe, expect, it } from 'vitest';
 
-import { formatDuration, formatMemory, OutputModel, parseStreamMessage } from '../src/output';
+import {
+  endsRun,
+  formatDuration,
+  formatMemory,
+  OutputModel,
+  parseStreamMessage
+} from '../src/run/output';
 import { FakeServer } from './fakeserver';
 
 const server = new FakeServer();
@@ -122,6 +128,26 @@ describe('OutputModel', () => {
     model.apply({ type: 'error', message: 'the run was lost', reason: 'internal' });
     expect(model.phase).toBe('failed');
     expect(model.error).toBe('the run was lost');
+  });
+
+  it('shows a refused input as a warning while the run goes on', () => {
+    const model = new OutputModel();
+    model.start();
+    const full = {
+      type: 'error' as const,
+      message: 'the program has not read its stdin: this input was dropped',
+      reason: 'stdin_backlog_full'
+    };
+    expect(endsRun(full)).toBe(false);
+    model.apply(full);
+    expect(model.running).toBe(true);
+    expect(model.error).toBeNull();
+    expect(model.warning).toContain('dropped');
+    model.apply({ type: 'stdout', data: 'still here\n' });
+    expect(model.text('stdout')).toBe('still here\n');
+    expect(endsRun({ type: 'error', message: 'lost', reason: 'internal' })).toBe(true);
+    model.reset();
+    expect(model.warning).toBeNull();
   });
 });
 

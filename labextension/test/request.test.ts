@@ -3,17 +3,10 @@ import { join } from 'node:path';
 
 import { describe, expect, it } from 'vitest';
 
-import {
-  capabilitiesFrom,
-  CLIENT_PATHS,
-  fillPath,
-  makeSettings,
-  MuscodeAPIError,
-  MuscodeClient,
-  openapiPaths,
-  queryString,
-  requestAPI
-} from '../src/request';
+import { capabilitiesFrom, openapiPaths } from '../src/client/capabilities';
+import { MuscodeClient } from '../src/client/client';
+import { CLIENT_PATHS, fillPath } from '../src/client/paths';
+import { makeSettings, MuscodeAPIError, queryString, requestAPI } from '../src/request';
 import { FakeServer, makeAssignment, makeSubmission } from './fakeserver';
 
 const SPEC = readFileSync(join(__dirname, '..', '..', 'muscode_ext', 'openapi.yaml'), 'utf-8');
@@ -407,11 +400,22 @@ describe('assignments and grading', () => {
               errors: [{ field: 'line 3', message: "unknown role 'boss'" }]
             }
           }
-        : { status: 200, body: [{ name: 'ada', role: 'student' }] }
+        : {
+            status: 200,
+            body: {
+              added: [{ name: 'ada', role: 'student' }],
+              updated: [],
+              unchanged: [],
+              errors: []
+            }
+          }
     );
-    expect(await client.importRoster('c1', 'name,role\nada,\n')).toEqual([
-      { name: 'ada', role: 'student' }
-    ]);
+    expect(await client.importRoster('c1', 'name,role\nada,\n')).toEqual({
+      added: [{ name: 'ada', role: 'student' }],
+      updated: [],
+      unchanged: [],
+      errors: []
+    });
     expect(sent(server)).toMatchObject({
       body: 'name,role\nada,\n',
       type: 'text/csv; charset=utf-8'

@@ -1,8 +1,10 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 
-import { OutputModel } from '../src/output';
-import { capabilitiesFrom, ICapabilities, MuscodeClient } from '../src/request';
-import { LanguageCatalog, RunSession } from '../src/runner';
+import { capabilitiesFrom, ICapabilities } from '../src/client/capabilities';
+import { MuscodeClient } from '../src/client/client';
+import { LanguageCatalog } from '../src/client/languages';
+import { OutputModel } from '../src/run/output';
+import { RunSession } from '../src/run/session';
 import { FakeServer } from './fakeserver';
 
 const STREAM = '/executions/{execution_id}/stream';
