@@ -3,13 +3,18 @@
 
 Two variants in one file, chosen by ``MUSCODE_HUB_MODE``:
 
-- ``production`` (the default): NativeAuthenticator, DockerSpawner for student servers,
-  PostgreSQL for the hub and MUSCode, Redis for MUSCode's queue and events, and the
-  hub-managed ``muscode`` service. Every secret comes from the environment; a missing,
-  short or placeholder secret stops the hub before it starts.
+- ``production`` (the default; ``docker/docker-compose.yml``): NativeAuthenticator,
+  DockerSpawner for student servers, PostgreSQL for the hub, and ``muscode`` as an
+  EXTERNAL service: N replicas of the muscode API behind a load balancer, which this hub
+  neither starts nor stops (the compose file does; their own settings are in
+  ``docker/muscode/service_config.py``). The hub registers the service's URL (the load
+  balancer) with its proxy, gives it its API token and its OAuth client, and grants it
+  the scopes it needs. Every secret comes from the environment; a missing, short or
+  placeholder secret stops the hub before it starts.
 - ``dev``: everything on one machine without Docker spawning (SimpleLocalProcessSpawner,
-  DummyAuthenticator, SQLite, MUSCode's embedded sandbox), plus a ``muscode-admin``
-  service whose token (``MUSCODE_HUB_ADMIN_TOKEN``) lets scripts and tests drive the hub.
+  DummyAuthenticator, SQLite, MUSCode's embedded sandbox), the ``muscode`` service
+  started by the hub itself, plus a ``muscode-admin`` service whose token
+  (``MUSCODE_HUB_ADMIN_TOKEN``) lets scripts and tests drive the hub.
   DEMO ONLY: anyone can log in as anyone with any password.
 
     MUSCODE_HUB_MODE=dev MUSCODE_HUB_ADMIN_TOKEN=$(openssl rand -hex 32) \\
@@ -18,14 +23,15 @@ Two variants in one file, chosen by ``MUSCODE_HUB_MODE``:
 How a student uses MUSCode with no second login: the lab extension in the student's
 server calls its own server's ``api/muscode/v1/...``, and that server (MUSCode in relay
 mode, ``MUSCODE_SERVICE_URL``) relays to the ``muscode`` service with the server's own
-JupyterHub API token. A page at ``/user/<name>/`` cannot call ``/services/muscode/``
-itself with the hub session: JupyterHub accepts a cookie-authenticated fetch only with
-the service's own XSRF token, which a page on another path cannot read. The student's
-server holds that hub token and nothing else: no database, Redis, Docker or MUSCode
-secret. The token is the student's own (the hub scopes it to what they may do anyway),
-so a student who reads it from their server gains nothing. The service is also a hub
-OAuth client with ``oauth_no_confirm``: a browser opening ``/services/muscode/`` directly
-is signed in without a visible step.
+JupyterHub API token; in production it goes through the hub's proxy, the only thing a
+student's container can reach. A page at ``/user/<name>/`` cannot call
+``/services/muscode/`` itself with the hub session: JupyterHub accepts a
+cookie-authenticated fetch only with the service's own XSRF token, which a page on
+another path cannot read. The student's server holds that hub token and nothing else:
+no database, Redis, Docker or MUSCode secret. The token is the student's own (the hub
+scopes it to what they may do anyway), so a student who reads it from their server
+gains nothing. The service is also a hub OAuth client with ``oauth_no_confirm``: a
+browser opening ``/services/muscode/`` directly is signed in without a visible step.
 """
 
 from __future__ import annotations
@@ -97,7 +103,8 @@ if DEV:
     # SQLite next to the other dev state: nothing to install.
     c.JupyterHub.db_url = f"sqlite:///{STATE_DIR / 'jupyterhub.sqlite'}"
 else:
-    # PostgreSQL, e.g. postgresql://jupyterhub:PASSWORD@postgres/jupyterhub.
+    # PostgreSQL, e.g. postgresql+psycopg://muscode:PASSWORD@postgres/jupyterhub (psycopg 3
+    # is the driver in the hub image).
     c.JupyterHub.db_url = require_secret("JUPYTERHUB_DB_URL", 12)
 
 # -- who may log in ----------------------------------------------------------------------
@@ -135,13 +142,24 @@ else:
 c.Authenticator.allow_all = True
 # Hub admins are MUSCode admins. In dev the user `instructor` is one, so tests and demos
 # have an admin; in production list them in MUSCODE_HUB_ADMINS (comma-separated).
-c.Authenticator.admin_users = (
-    {"instructor"}
-    if DEV
-    else {n.strip() for n in os.environ.get("MUSCODE_HUB_ADMINS", "").split(",") if n.strip()}
-)
+
+
+def names(variable: str) -> list[str]:
+    """The comma-separated user names in the environment variable ``variable``."""
+    return sorted({n.strip() for n in os.environ.get(variable, "").split(",") if n.strip()})
+
+
+c.Authenticator.admin_users = {"instructor"} if DEV else set(names("MUSCODE_HUB_ADMINS"))
 
 # -- student servers -----------------------------------------------------------------------
+
+# Where student servers reach the hub (its API) and its proxy (everything else,
+# MUSCode included): the hub container's name on the students' network.
+HUB_HOST = os.environ.get("MUSCODE_HUB_CONNECT_HOST", "hub")
+# The proxy's port in the hub container (the host publishes it as HUB_PORT).
+PROXY_PORT = c.JupyterHub.port
+# Dev only: the port of the muscode service the hub starts itself.
+MUSCODE_PORT = int(os.environ.get("MUSCODE_SERVICE_PORT", "10101"))
 
 if DEV:
     # Local processes, no Docker: fine on a laptop or in CI, no isolation between users.
@@ -149,24 +167,48 @@ if DEV:
     # CI containers run as root, where Jupyter Server refuses to start without this.
     c.Spawner.args = ["--allow-root"] if os.geteuid() == 0 else []
     c.Spawner.default_url = "/lab"
+    # A busy machine starts JupyterLab in tens of seconds; the defaults (60 s, 30 s) fail it.
+    c.Spawner.start_timeout = 180
+    c.Spawner.http_timeout = 120
 else:
     c.JupyterHub.spawner_class = "dockerspawner.DockerSpawner"
-    # The single-user image built from docker/singleuser/Dockerfile (JupyterLab and the
-    # MUSCode lab extension; no database, Redis or Docker credentials inside).
-    c.DockerSpawner.image = os.environ.get("MUSCODE_SINGLEUSER_IMAGE", "muscode/singleuser:0.1")
-    # The Docker network shared with the hub (docker-compose.yml creates it).
-    c.DockerSpawner.network_name = os.environ.get("DOCKER_NETWORK_NAME", "muscode")
-    # Student containers reach the hub by its service name on that network.
-    c.JupyterHub.hub_connect_ip = os.environ.get("MUSCODE_HUB_CONNECT_HOST", "hub")
+    # The single-user image (docker/singleuser/Dockerfile: JupyterLab and the MUSCode lab
+    # extension; no database, Redis or Docker credentials inside), built locally by
+    # docker/build-images.sh --all: never pulled.
+    c.DockerSpawner.image = os.environ.get("MUSCODE_SINGLEUSER_IMAGE", "muscode/singleuser:0.1.0")
+    c.DockerSpawner.pull_policy = "never"
+    # The students' network (docker-compose.yml): internal, and its bridge has no host
+    # address, so a student's container reaches the hub's container (proxy and hub API)
+    # and nothing else: not PostgreSQL, Redis, the workers, the muscode replicas or the
+    # load balancer, which are on the backend network, nor the host.
+    c.DockerSpawner.network_name = os.environ.get("DOCKER_NETWORK_NAME", "muscode-students")
+    # The hub talks to each student server at its address on that network.
+    c.DockerSpawner.use_internal_ip = True
+    c.JupyterHub.hub_connect_ip = HUB_HOST
+    # Names of student containers and work volumes start with this prefix (one per
+    # deployment, so that two stacks on one engine never share a student's files).
+    prefix = os.environ.get("MUSCODE_STUDENT_PREFIX", "muscode-student")
+    c.DockerSpawner.prefix = prefix
     # Per-student persistent work volume; the container itself is thrown away.
-    c.DockerSpawner.volumes = {"muscode-user-{username}": "/home/jovyan/work"}
+    c.DockerSpawner.volumes = {f"{prefix}-{{username}}": "/home/jovyan/work"}
     c.DockerSpawner.notebook_dir = "/home/jovyan/work"
     c.DockerSpawner.remove = True
-    # Resource limits per student server (bytes / CPUs).
+    # Resource limits per student server (bytes / CPUs / processes), no capabilities
+    # (the server runs as jovyan and needs none) and no way to gain privileges.
     c.DockerSpawner.mem_limit = os.environ.get("MUSCODE_STUDENT_MEM_LIMIT", "1G")
     c.DockerSpawner.cpu_limit = float(os.environ.get("MUSCODE_STUDENT_CPU_LIMIT", "1.0"))
+    c.DockerSpawner.extra_host_config = {
+        "cap_drop": ["ALL"],
+        "security_opt": ["no-new-privileges"],
+        "pids_limit": 1024,
+    }
     c.Spawner.default_url = "/lab"
-# Idle servers are culled by jupyterhub-idle-culler in production (see docker/README).
+    # A busy host may take a while to start a container and its server.
+    c.Spawner.start_timeout = 180
+    c.Spawner.http_timeout = 120
+    # Students' servers outlive a hub restart (an upgrade, a crash): the hub finds them
+    # again in its database when it comes back.
+    c.JupyterHub.cleanup_servers = False
 
 # Student servers relay MUSCode's API to the service (muscode_ext/relay.py). A page at
 # /user/<name>/lab cannot call /services/muscode/ with the browser's hub session:
@@ -175,10 +217,13 @@ else:
 # (api/muscode/v1/... as on a laptop), and the server calls the service with its
 # JupyterHub API token. That token is the student's: the hub gives it the subset of
 # these scopes that the student holds, so it can do nothing the student could not.
+# In production the relay goes through the hub's proxy (the only route out of a
+# student's container); in dev straight to the service the hub started.
 c.Spawner.environment = {
     "MUSCODE_SERVICE_URL": (
-        f"http://{'127.0.0.1' if DEV else os.environ.get('MUSCODE_HUB_CONNECT_HOST', 'hub')}"
-        f":{int(os.environ.get('MUSCODE_SERVICE_PORT', '10101'))}/services/muscode/"
+        f"http://127.0.0.1:{MUSCODE_PORT}/services/muscode/"
+        if DEV
+        else f"http://{HUB_HOST}:{PROXY_PORT}/services/muscode/"
     ),
 }
 c.Spawner.server_token_scopes = [
@@ -196,27 +241,42 @@ c.Spawner.server_token_scopes = [
 
 # -- the MUSCode service ---------------------------------------------------------------------
 
-MUSCODE_PORT = int(os.environ.get("MUSCODE_SERVICE_PORT", "10101"))
-# `jupyter muscode` from the same environment as the hub.
-_jupyter_muscode = Path(sys.executable).with_name("jupyter-muscode")
-MUSCODE_COMMAND = [
-    str(_jupyter_muscode) if _jupyter_muscode.exists() else "jupyter-muscode",
-    # Hub OAuth: the browser's hub session (or a hub API token) identifies the user.
-    "--ServerApp.identity_provider_class="
-    "jupyterhub.singleuser.extension.JupyterHubIdentityProvider",
-    # Users get MUSCode's API and nothing else of this Jupyter Server: no kernels,
-    # terminals, files or event stream in the process that holds the credentials.
-    "--ServerApp.authorizer_class=muscode_ext.auth.ServiceAuthorizer",
-    f"--ServerApp.port={MUSCODE_PORT}",
-    "--ServerApp.base_url=/services/muscode/",
-    "--ServerApp.port_retries=0",
-    "--ServerApp.open_browser=False",
-    # Requests arrive through the proxy, with the public host name and X-Forwarded-*.
-    "--ServerApp.allow_remote_access=True",
-    "--ServerApp.trust_xheaders=True",
-]
+# What both variants grant: logged-in users reach the service without an "authorize
+# this app" page, and the MUSCode scopes a user holds travel in their OAuth token to
+# the service, which maps them to its own (custom:muscode:classes-write ->
+# classes:write...). `display` shows it on the hub's home page.
+MUSCODE_SERVICE = {
+    "name": "muscode",
+    "oauth_no_confirm": True,
+    "oauth_client_allowed_scopes": [
+        "custom:muscode:execute",
+        "custom:muscode:projects",
+        "custom:muscode:classes-read",
+        "custom:muscode:classes-write",
+        "custom:muscode:grade",
+    ],
+    "display": True,
+}
+
 if DEV:
-    MUSCODE_COMMAND += ["--ServerApp.ip=127.0.0.1"]
+    # Hub-managed: the hub starts `jupyter muscode` from its own environment, restarts
+    # it, and gives it its API token.
+    _jupyter_muscode = Path(sys.executable).with_name("jupyter-muscode")
+    MUSCODE_COMMAND = [
+        str(_jupyter_muscode) if _jupyter_muscode.exists() else "jupyter-muscode",
+        # The same server settings as a production replica's
+        # (docker/muscode/service_config.py), as flags.
+        "--ServerApp.identity_provider_class="
+        "jupyterhub.singleuser.extension.JupyterHubIdentityProvider",
+        "--ServerApp.authorizer_class=muscode_ext.auth.ServiceAuthorizer",
+        f"--ServerApp.port={MUSCODE_PORT}",
+        "--ServerApp.base_url=/services/muscode/",
+        "--ServerApp.port_retries=0",
+        "--ServerApp.open_browser=False",
+        "--ServerApp.allow_remote_access=True",
+        "--ServerApp.trust_xheaders=True",
+        "--ServerApp.ip=127.0.0.1",
+    ]
     if os.geteuid() == 0:
         MUSCODE_COMMAND += ["--allow-root"]  # CI containers run as root
     muscode_env = {
@@ -229,53 +289,42 @@ if DEV:
     for passthrough in ("MUSCODE_ALLOW_UNSAFE_SANDBOX", "PATH", "HOME"):
         if passthrough in os.environ:
             muscode_env[passthrough] = os.environ[passthrough]
-else:
-    MUSCODE_COMMAND += ["--ServerApp.ip=0.0.0.0"]
-    muscode_env = {
-        # postgresql://muscode:PASSWORD@postgres/muscode
-        "MUSCODE_DB_URL": require_secret("MUSCODE_DB_URL", 12),
-        # redis://redis:6379/0 — the queue the muscode-worker containers consume.
-        "MUSCODE_REDIS_URL": os.environ.get("MUSCODE_REDIS_URL", "redis://redis:6379/0"),
-        "MUSCODE_JWT_SECRET": require_secret("MUSCODE_JWT_SECRET"),
-        # Runs happen in Docker containers started by the workers, never in the service.
-        "MUSCODE_SANDBOX": "docker",
-    }
-    # Where the service writes audit events and makes its language probes' directories,
-    # and which engine it uses (docker-compose.yml sets them on the hub container).
-    for passthrough in ("MUSCODE_AUDIT_LOG", "MUSCODE_DOCKER_WORK_ROOT", "DOCKER_HOST"):
-        if passthrough in os.environ:
-            muscode_env[passthrough] = os.environ[passthrough]
+    managed: dict[str, object] = {}
+    import jupyterhub
 
-c.JupyterHub.services = [
-    {
-        "name": "muscode",
-        # Hub-managed: the hub starts it, restarts it, and gives it its API token.
-        "url": f"http://{'127.0.0.1' if DEV else 'hub'}:{MUSCODE_PORT}",
-        "command": MUSCODE_COMMAND,
-        "environment": muscode_env,
-        # Logged-in users reach it without an "authorize this app" page.
-        "oauth_no_confirm": True,
-        # The MUSCode scopes a user holds travel in their OAuth token to the service,
-        # which maps them to its own (custom:muscode:classes-write -> classes:write...).
-        "oauth_client_allowed_scopes": [
-            "custom:muscode:execute",
-            "custom:muscode:projects",
-            "custom:muscode:classes-read",
-            "custom:muscode:classes-write",
-            "custom:muscode:grade",
-        ],
-        # Shown on the hub's home page.
-        "display": True,
-    },
-]
-if DEV:
-    c.JupyterHub.services.append(
+    if int(jupyterhub.__version__.split(".")[0]) >= 6:
+        # JupyterHub 6 gives a managed service 30 s to answer; a busy machine needs more.
+        managed["timeout"] = 120
+    c.JupyterHub.services = [
+        {
+            **MUSCODE_SERVICE,
+            **managed,
+            "url": f"http://127.0.0.1:{MUSCODE_PORT}",
+            "command": MUSCODE_COMMAND,
+            "environment": muscode_env,
+        },
         {
             # A token for scripts and tests to drive the hub (create users, tokens...).
             "name": "muscode-admin",
             "api_token": require_secret("MUSCODE_HUB_ADMIN_TOKEN", 16),
-        }
-    )
+        },
+    ]
+else:
+    c.JupyterHub.services = [
+        {
+            **MUSCODE_SERVICE,
+            # External: no `command`. The proxy sends /services/muscode/ to the load
+            # balancer in front of the replicas (docker-compose.yml, `muscode-lb`).
+            "url": os.environ.get("MUSCODE_SERVICE_UPSTREAM", "http://muscode-lb:8080"),
+            # The replicas present the same token (their JUPYTERHUB_API_TOKEN).
+            "api_token": require_secret("MUSCODE_SERVICE_API_TOKEN"),
+        },
+        {
+            # Stops student servers idle for an hour (their files stay in their volume).
+            "name": "idle-culler",
+            "command": [sys.executable, "-m", "jupyterhub_idle_culler", "--timeout=3600"],
+        },
+    ]
 
 # -- roles and scopes ----------------------------------------------------------------------
 
@@ -301,7 +350,8 @@ c.JupyterHub.load_roles = [
         "scopes": ["self", "access:services!service=muscode", *_student_scopes],
     },
     {
-        # Teachers: create classes and grade. Assign with the hub's REST API or here.
+        # Teachers: create classes and grade. In production the users named in
+        # MUSCODE_HUB_INSTRUCTORS (comma-separated) hold it.
         "name": "instructor",
         "description": "MUSCode instructors: create classes, manage rosters, grade",
         "scopes": [
@@ -312,7 +362,7 @@ c.JupyterHub.load_roles = [
             "custom:muscode:grade",
         ],
         # Dev: `teacher` is an instructor who is not a hub admin (tests use it).
-        "users": ["instructor", "teacher"] if DEV else [],
+        "users": ["instructor", "teacher"] if DEV else names("MUSCODE_HUB_INSTRUCTORS"),
     },
     {
         # For tokens of grading scripts: read and run, nothing else.
@@ -332,6 +382,14 @@ c.JupyterHub.load_roles = [
         "services": ["muscode"],
     },
 ]
+if not DEV:
+    c.JupyterHub.load_roles.append(
+        {
+            "name": "idle-culler",
+            "scopes": ["list:users", "read:users:activity", "read:servers", "delete:servers"],
+            "services": ["idle-culler"],
+        }
+    )
 if DEV:
     c.JupyterHub.load_roles.append(
         {

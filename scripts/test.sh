@@ -15,10 +15,8 @@ command -v php >/dev/null || need+=(php-cli)
 command -v redis-server >/dev/null || need+=(redis-server)
 command -v pg_ctlcluster >/dev/null || need+=(postgresql)
 command -v chromium >/dev/null || need+=(chromium)
-# tests/test_deploy.py validates docker/docker-compose.yml with Docker Compose: the v2
-# plugin if the Docker CLI has it, else Debian's docker-compose.
-docker compose version >/dev/null 2>&1 || command -v docker-compose >/dev/null \
-    || need+=(docker-compose)
+# Notebook runs: the system python3 runs the notebook executor, which needs IPython.
+/usr/bin/python3 -c "import IPython" 2>/dev/null || need+=(python3-ipykernel)
 if [ "${#need[@]}" -gt 0 ]; then
     log "installing ${need[*]}"
     apt-get update -qq
@@ -81,4 +79,8 @@ MUSCODE_TEST_DOCKER_RUNTIME=runsc run_pytest tests/execution -k docker || status
 # Playwright's sync API and pytest-jupyter's event loop cannot share one process.
 log "pytest: browser tests (headless Chromium)"
 run_pytest tests/browser || status=$?
+# The classroom stack, built (cached by recipe) and booted end to end through the hub's
+# port: the README's "Deploy for a class" commands, then a class's day.
+log "pytest: the classroom stack (docker compose)"
+run_pytest tests/stack -s || status=$?
 exit "$status"
