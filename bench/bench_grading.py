@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_api_latency import TOKEN, Server
+from benchkit import TOKEN, Server
 
 PROGRAM = (
     "#include <stdio.h>\n"

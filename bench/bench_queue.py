@@ -56,6 +56,7 @@ from typing import Any
 
 import psycopg
 import redis
+from benchkit import free_port, pct
 from tornado.httpclient import AsyncHTTPClient, HTTPRequest
 from tornado.websocket import websocket_connect
 
@@ -78,17 +79,6 @@ TICKER = (
     "    print(repr(time.time()), flush=True)\n"
     "    time.sleep(0.025)\n"
 )
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 def stamp(text: str) -> float:
