@@ -11,6 +11,7 @@
  * | `muscode-jupyterlab:events` | `IMuscodeEvents` | `events/` |
  * | `muscode-jupyterlab:drive` | `IMuscodeDrives` | `drive/` |
  * | `muscode-jupyterlab:run` | | `run/` |
+ * | `muscode-jupyterlab:notebook-run` | | `nbrun/` |
  * | `muscode-jupyterlab:panel` | `IMuscodePanel` | `panel/` |
  * | `muscode-jupyterlab:assignments` | | `assignments/` |
  * | `muscode-jupyterlab:collab` | | `collab/` |
@@ -22,6 +23,7 @@ import { clientPlugin } from './client/plugin';
 import { collabPlugin } from './collab/plugin';
 import { drivePlugin } from './drive/plugin';
 import { eventsPlugin } from './events/plugin';
+import { notebookRunPlugin } from './nbrun/plugin';
 import { panelPlugin } from './panel/plugin';
 import { runPlugin } from './run/plugin';
 
@@ -47,6 +49,7 @@ const plugins: JupyterFrontEndPlugin<unknown>[] = [
   eventsPlugin,
   drivePlugin,
   runPlugin,
+  notebookRunPlugin,
   panelPlugin,
   assignmentsPlugin,
   collabPlugin

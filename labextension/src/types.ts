@@ -147,9 +147,23 @@ export type StreamServerMessage = (
       idle_ms?: number;
     }
   | { type: 'stdout' | 'stderr'; data: string }
+  | CellProgress
   | { type: 'done'; result: Execution }
   | { type: 'error'; message: string; reason?: string }
 ) & { seq?: number };
+
+/**
+ * A notebook run's progress on its live channel: `running` as a cell starts, `ok` or
+ * `error` (with `time_ms`, `ename`, `evalue`) as it ends. `index` counts all cells.
+ */
+export interface CellProgress {
+  type: 'cell';
+  index: number;
+  status: 'running' | 'ok' | 'error';
+  time_ms?: number | null;
+  ename?: string | null;
+  evalue?: string | null;
+}
 
 /** Client → server messages of `GET /executions/{id}/stream`. */
 export type StreamClientMessage =

@@ -8,7 +8,13 @@
 import { ISignal, Signal } from '@lumino/signaling';
 
 import { parseObject } from '../client/websocket';
-import type { Execution, ExecutionStatus, StreamServerMessage, Verdict } from '../types';
+import type {
+  CellProgress,
+  Execution,
+  ExecutionStatus,
+  StreamServerMessage,
+  Verdict
+} from '../types';
 
 export type ChunkKind = 'stdout' | 'stderr' | 'stdin';
 
@@ -94,6 +100,16 @@ export class OutputModel {
     return this._idleMs;
   }
 
+  /** A notebook run's cell running now (its index among all cells), or null. */
+  get runningCell(): number | null {
+    return this._runningCell;
+  }
+
+  /** How many cells of a notebook run have ended so far. */
+  get cellsDone(): number {
+    return this._cellsDone;
+  }
+
   get running(): boolean {
     return this._phase === 'starting' || this._phase === 'queued' || this._phase === 'running';
   }
@@ -118,6 +134,8 @@ export class OutputModel {
     this._size = 0;
     this._streamed = false;
     this._idleMs = null;
+    this._runningCell = null;
+    this._cellsDone = 0;
     this._changed.emit();
   }
 
@@ -168,6 +186,9 @@ export class OutputModel {
         this.append(message.type, message.data);
         this._changed.emit();
         break;
+      case 'cell':
+        this.cellProgress(message);
+        break;
       case 'done':
         this.finish(message.result);
         break;
@@ -206,6 +227,7 @@ export class OutputModel {
       this.append('stderr', result.stderr ?? '');
     }
     this._phase = result.status === 'done' ? 'done' : result.status;
+    this._runningCell = null;
     this._changed.emit();
   }
 
@@ -232,6 +254,22 @@ export class OutputModel {
       message: r.message,
       truncated: Boolean(r.truncated?.stdout || r.truncated?.stderr)
     };
+  }
+
+  private cellProgress(message: CellProgress): void {
+    if (this._phase === 'done' || this._phase === 'failed') {
+      return;
+    }
+    if (message.status === 'running') {
+      this._runningCell = message.index;
+      this._phase = 'running';
+    } else {
+      this._cellsDone += 1;
+      if (this._runningCell === message.index) {
+        this._runningCell = null;
+      }
+    }
+    this._changed.emit();
   }
 
   private append(kind: ChunkKind, text: string): void {
@@ -266,6 +304,8 @@ export class OutputModel {
   private _size = 0;
   private _streamed = false;
   private _idleMs: number | null = null;
+  private _runningCell: number | null = null;
+  private _cellsDone = 0;
 }
 
 /** `limits.idle_ms` of a run, if the server gave one. */
@@ -322,6 +362,8 @@ export function parseStreamMessage(raw: string): StreamServerMessage | null {
     case 'stdout':
     case 'stderr':
       return typeof m.data === 'string' ? { type: m.type, data: m.data } : null;
+    case 'cell':
+      return parseCell(m);
     case 'done':
       return isExecution(m.result) ? { type: 'done', result: m.result } : null;
     case 'error':
@@ -335,6 +377,25 @@ export function parseStreamMessage(raw: string): StreamServerMessage | null {
     default:
       return null;
   }
+}
+
+function parseCell(m: Record<string, unknown>): CellProgress | null {
+  const { index, status } = m;
+  if (typeof index !== 'number' || !Number.isInteger(index) || index < 0) {
+    return null;
+  }
+  if (status !== 'running' && status !== 'ok' && status !== 'error') {
+    return null;
+  }
+  const text = (v: unknown) => (typeof v === 'string' ? v : null);
+  return {
+    type: 'cell',
+    index,
+    status,
+    time_ms: typeof m.time_ms === 'number' ? m.time_ms : null,
+    ename: text(m.ename),
+    evalue: text(m.evalue)
+  };
 }
 
 /**
