@@ -249,7 +249,9 @@ def apply_score(sub: Submission, a: Assignment, run: Execution) -> None:
 def apply_notebook_score(sub: Submission, a: Assignment, run: Execution) -> None:
     """Score a notebook submission from its finished grading run: each autograded
     cell by nbgrader's rule, the manually graded cells by the staff's scores kept
-    from before (those still valid for the assignment's cells)."""
+    from before (those still valid for the assignment's cells). Its ``graded_at`` is
+    held as if every cell from the first hidden test on had used its whole time
+    (:func:`.nbgrader.release_hold_ms`)."""
     scored = nbgrader.score_run(a, run.result, run.notebook, run.verdict)
     sub.results = scored["results"]
     sub.manual = scored["manual"]
@@ -264,7 +266,8 @@ def apply_notebook_score(sub: Submission, a: Assignment, run: Execution) -> None
     sub.message = scored["message"]
     sub.score = current_score(sub, a)
     sub.status = GRADED
-    sub.graded_at = run.finished_at or utcnow()
+    hold = nbgrader.release_hold_ms(a, run.result, run.notebook, run.request)
+    sub.graded_at = (run.finished_at or utcnow()) + timedelta(milliseconds=hold)
 
 
 def rescore_manual(sub: Submission, a: Assignment, scores: dict[str, float | None]) -> None:

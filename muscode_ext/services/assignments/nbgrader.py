@@ -19,6 +19,7 @@ from functools import lru_cache
 from typing import Any
 
 from ...errors import Invalid
+from ...execution.base import Limits
 from ...execution.verdicts import ACCEPTED, RUNTIME_ERROR
 from ...notebooks import autograde as ag
 from ...notebooks import metadata as md
@@ -203,6 +204,50 @@ def _run_failure(verdict: str | None, notebook: Mapping[str, Any] | None) -> str
     return verdict or "internal_error"
 
 
+def _first_hidden(record: SourceRecord, executed: Mapping[str, Any]) -> int:
+    """The index of the first hidden test cell in ``executed`` (its cell count when it
+    has none)."""
+    order = [md.grade_id_of(c) for c in executed.get("cells", [])]
+    return min(
+        (order.index(c.grade_id) for c in record.cells if c.hidden and c.grade_id in order),
+        default=len(order),
+    )
+
+
+def release_hold_ms(
+    a: Assignment,
+    result: Mapping[str, Any] | None,
+    notebook: Mapping[str, Any] | None,
+    request: Mapping[str, Any],
+) -> int:
+    """How long after its grading run ends a notebook's grade is held back from its
+    student, in ms (the notebook's :func:`.scoring.release_hold_ms`).
+
+    Hidden test cells run in the student's kernel, so from the first one on the
+    student's code can see hidden inputs and spend time on them, in any later cell
+    too. The grade is released as if every code cell from the first hidden test on had
+    used its whole allowance: the run's per-cell timeout (``request["notebook"]
+    ["cell_timeout_s"]``, nbgrader's 30 s when grading), all together at most what
+    the cells before left of the run's wall time. So the moment says nothing of how
+    long those cells ran. Nothing is held when no hidden test cell ran (the notebook
+    stopped before it: that does not depend on any hidden input).
+    """
+    executed = notebook or empty_notebook()
+    first = _first_hidden(record_of(a), executed)
+    if first >= len(executed.get("cells", [])):
+        return 0
+    cells = [c for c in (result or {}).get("cells") or [] if isinstance(c.get("index"), int)]
+    after = [c for c in cells if c["index"] >= first]
+    if not after or after[0]["index"] != first or after[0].get("status") == "not_run":
+        return 0
+    before = sum(int(c.get("time_ms") or 0) for c in cells if c["index"] < first)
+    wall = int((request.get("limits") or {}).get("wall_time_ms") or Limits().wall_time_ms)
+    left = max(0, wall - before)
+    per_cell = round(float((request.get("notebook") or {}).get("cell_timeout_s") or 0) * 1000)
+    allowance = min(len(after) * per_cell, left) if per_cell else left
+    return max(0, allowance - sum(int(c.get("time_ms") or 0) for c in after))
+
+
 def score_run(
     a: Assignment,
     result: Mapping[str, Any] | None,
@@ -222,10 +267,7 @@ def score_run(
     # From the first hidden test on, the student's code may have printed hidden source:
     # such cells show their student name, points and pass/fail only.
     order = [md.grade_id_of(c) for c in executed.get("cells", [])]
-    first_hidden = min(
-        (order.index(c.grade_id) for c in record.cells if c.hidden and c.grade_id in order),
-        default=len(order),
-    )
+    first_hidden = _first_hidden(record, executed)
     results = []
     for t in scored.tests:
         cell = by_id.get(t.grade_id) or {}

@@ -3,7 +3,9 @@
 Hidden tests reach students as name, points and pass/fail only: never their input,
 expected output, the program's output on them, their verdict, or any figure that
 depends on how long they ran or how much memory or output they used. A student's
-``results.json`` ``execution_time`` sums the visible tests only; ``graded_at`` is
+``results.json`` ``execution_time`` sums the visible tests only (of a notebook, those
+before its first hidden test cell: the student's code runs on in the kernel that ran
+it); ``graded_at`` is
 staff-only; and a grade reaches its student at its release time (``graded_at``, see
 ``grading.apply_score``): until then the student sees the submission as it was while
 being graded, whatever the staff already see.
@@ -118,11 +120,18 @@ def assignment_json(
 _STUDENT_TEST_FIELDS = ("name", "hidden", "points", "points_awarded", "passed")
 
 
+def _detailed(t: dict[str, Any]) -> bool:
+    """Does its student see more of test result ``t`` than name, points and pass/fail?
+    Not of a hidden test, nor of a notebook's test cell that ran after a hidden one
+    (the student's code could have filled its output, or spent its time, with what it
+    saw of the hidden test)."""
+    return not t["hidden"] and bool(t.get("student_detail", True))
+
+
 def _student_test(t: dict[str, Any]) -> dict[str, Any]:
-    """A test's result as its student sees it: a hidden test (and a notebook's test
-    cell that ran after a hidden one, whose output the student's code could have
-    filled with hidden source) as name, points and pass/fail only."""
-    if t["hidden"] or not t.get("student_detail", True):
+    """A test's result as its student sees it: name, points and pass/fail only unless
+    :func:`_detailed`."""
+    if not _detailed(t):
         return {k: t[k] for k in _STUDENT_TEST_FIELDS}
     return {k: v for k, v in t.items() if k != "student_detail"}
 
@@ -209,7 +218,7 @@ def gradescope_json(sub: Submission, *, staff: bool) -> dict[str, Any]:
             "status": "passed" if t["passed"] else "failed",
             "visibility": "hidden" if t["hidden"] else "visible",
         }
-        if staff or not (t["hidden"] or not t.get("student_detail", True)):
+        if staff or _detailed(t):
             entry["output"] = t.get("message") or (t.get("verdict") or "")
         tests.append(entry)
     output = sub.message or ""
@@ -218,7 +227,7 @@ def gradescope_json(sub: Submission, *, staff: bool) -> dict[str, Any]:
     return {
         "score": sub.score if sub.score is not None else 0.0,
         "execution_time": sum(
-            int(t.get("time_ms") or 0) for t in sub.results or [] if staff or not t["hidden"]
+            int(t.get("time_ms") or 0) for t in sub.results or [] if staff or _detailed(t)
         ),
         "output": output,
         "visibility": "visible",
