@@ -51,9 +51,11 @@ NOTEBOOK = {
 
 
 def open_notebook(page: Page, path: str) -> Locator:
+    # The command resolves to the notebook widget, which cannot cross to Python: the
+    # page function awaits it and returns nothing.
     page.evaluate(
-        "([path]) => window.jupyterapp.commands.execute('docmanager:open', "
-        "{path, factory: 'Notebook'})",
+        "async ([path]) => { await window.jupyterapp.commands.execute('docmanager:open', "
+        "{path, factory: 'Notebook'}); }",
         [path],
     )
     name = path.rsplit("/", 1)[-1]
