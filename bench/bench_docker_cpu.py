@@ -6,10 +6,13 @@ from 6 clients (``--clients``) through ``POST /executions?wait=true``, as
 (``--freq`` Hz, the ``cpu-clock`` event). Samples are summed per part:
 
 - the MUSCode server (its process, every thread);
-- ``dockerd``, ``containerd``, each container's ``containerd-shim`` and ``runc``
-  (``runc`` and its ``runc:[n:...]`` stages, which become the container's PID 1);
-- the containers' own processes (``sh``, ``cp``, ``python3``: what no other part
-  samples, seen through the host's ``cpuacct`` of ``/muscode.docker``);
+- ``dockerd``, ``containerd``, each container's ``containerd-shim``, and ``runc``'s
+  commands (create, start, delete);
+- ``runc init`` (its ``runc:[n:...]`` stages: the container's namespaces, mounts,
+  seccomp filter; it becomes the container's PID 1);
+- the containers' own processes (``sh``, ``cp``, ``python3``): the host's ``cpuacct``
+  of ``/muscode.docker`` (every container's parent) less ``runc init``, which runs in
+  the container's cgroup;
 - kernel workers (``kworker``, ``ksoftirqd``, ...: the deferred work of mounts,
   namespaces and cgroups going away, among others' work);
 - everything else on the machine (other users' load: not counted).
@@ -211,7 +214,8 @@ def main() -> None:
         f"measured {statistics.median(rates):.1f} runs/s (median of {len(rates)} bursts); "
         f"other processes used {other:.2f} cores meanwhile"
     )
-    top = ", ".join(f"{comm} {n * per_sample_ms / 1000:.1f} s" for comm, n in others.most_common(12))
+    busiest = others.most_common(12)
+    top = ", ".join(f"{comm} {n * per_sample_ms / 1000:.1f} s" for comm, n in busiest)
     print(f"other processes' CPU (not counted; the containers' own are among them): {top}")
 
 
