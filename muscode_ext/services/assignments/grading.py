@@ -156,7 +156,7 @@ class Grading:
             return
         async with self.db.session() as s:
             sub = await s.get(Submission, row.submission_id)
-            if sub is None or sub.status == GRADED:
+            if sub is None:
                 return
             runs = await grading_runs(s, sub)
             if row.id not in {r.id for r in runs}:
@@ -164,12 +164,15 @@ class Grading:
             a = await s.get(Assignment, sub.assignment_id)
             if a is None:
                 return
-            if any(r.status != RunStatus.DONE for r in runs):
-                # Not the last of its notebooks' runs: held like a whole grading, until
-                # its own grade would be released.
-                own = None if sub.regraded_by else run_release(a, row)
+            own = None
+            if sub.status == GRADED or any(r.status != RunStatus.DONE for r in runs):
+                # Not the run that scores it (another of its notebooks' runs does, or
+                # did, or a reader did): a notebook's run still holds its worker until
+                # its own part of the grade would be released.
+                if a.format != nbgrader.NBGRADER or sub.regraded_by:
+                    return
+                own = run_release(a, row)
             else:
-                own = None
                 apply_score(sub, a, runs)
             regraded_by = sub.regraded_by
             progress = await grading_progress(s, a) if regraded_by else None
