@@ -152,6 +152,18 @@ def test_each_notebook_is_checked_and_grade_ids_are_per_notebook() -> None:
     assert releases[DATA_FILE["path"]] == DATA_FILE["content"]
     for path in (ONE, TWO):
         assert not any(s in releases[path] for s in SECRETS), path
+    # A notebook with no graded cell (an introduction) is released but never run.
+    intro = {"path": "ps1/intro.ipynb", "content": json.dumps(source("f", 1, 1))}
+    plain = json.loads(intro["content"])
+    plain["cells"] = [{**plain["cells"][1], "metadata": {}, "source": "x = 1\n"}]
+    intro["content"] = json.dumps(plain)
+    nbgrader.check_starter_files([intro, *starter()])
+    with_intro = Assignment(format="nbgrader", starter_files=[intro, *starter()], tests=[])
+    assert nbgrader.graded_paths(with_intro) == [ONE, TWO]
+    assert [f["path"] for f in nbgrader.release_files(with_intro)][:1] == ["ps1/intro.ipynb"]
+    with pytest.raises(Invalid) as none:
+        nbgrader.check_starter_files([intro])
+    assert none.value.reason == "invalid_nbgrader_notebook"
     # A grade_id twice in one notebook is refused, naming the notebook and the cell.
     broken = sources()[TWO]
     broken["cells"][2]["metadata"]["nbgrader"]["grade_id"] = "q1"

@@ -96,9 +96,8 @@ def check_starter_files(files: Sequence[Mapping[str, str]], field: str = "starte
             continue
         graded = graded or any(c.autograded or c.manual for c in record.cells)
     if problems:
-        paths = sorted({m["message"].split(": ", 1)[0] for m in problems})
         raise Invalid(
-            f"{', '.join(paths)}: not an nbgrader source notebook nbgrader could release: "
+            "not an nbgrader source notebook nbgrader could release: "
             + "; ".join(m["message"] for m in problems),
             reason=INVALID_SOURCE,
             errors=problems,
