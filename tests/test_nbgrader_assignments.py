@@ -187,10 +187,13 @@ async def test_bad_source_notebooks_are_refused(api: Any, bearer: Any) -> None:
         "no graded cells"
         in (await refused("invalid_nbgrader_notebook", starter=with_source(plain)))["message"]
     )
-    # One notebook, Python, no file tests, no reference solution.
-    await refused("invalid", starter=[DATA_FILE])
+    # Notebooks (each checked), Python, no file tests, no reference solution.
+    assert "found none" in (await refused("invalid", starter=[DATA_FILE]))["message"]
     two = [{"path": NOTEBOOK, "content": source_text()}, {"path": "b.ipynb", "content": "{}"}]
-    assert "exactly one" in (await refused("invalid", starter=two))["message"]
+    err = await refused("invalid_notebook", starter=two)
+    assert err["message"].startswith("b.ipynb: ") and err["errors"][0]["field"] == (
+        "starter_files[1].content"
+    )
     await refused("invalid", language="c")
     test = {"name": "t", "stdin": "", "expected_output": "1\n"}
     assert "graded cells" in (await refused("invalid", tests=[test]))["message"]
@@ -334,6 +337,7 @@ async def test_submit_grade_and_score_by_hand(api: Any, bearer: Any) -> None:
     hidden = next(t for t in mine["sue"]["tests"] if t["name"] == "test_squares_hidden")
     assert hidden == {
         "name": "test_squares_hidden",
+        "notebook": NOTEBOOK,
         "hidden": True,
         "points": 2,
         "points_awarded": 0,

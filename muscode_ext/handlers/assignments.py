@@ -8,6 +8,7 @@ from ..services.assignments import (
     AssignmentCreate,
     AssignmentService,
     AssignmentUpdate,
+    CheckCreate,
     ExtensionInput,
     ScoreOverride,
     SubmissionCreate,
@@ -86,8 +87,10 @@ class CheckHandler(_Handler):
     @api
     async def post(self, assignment_id: str) -> None:
         wait = self.query_bool("wait")
-        data = self.parse(SubmissionCreate)
-        run = await self.service.submissions.check(self.caller, assignment_id, data.project_id)
+        data = self.parse(CheckCreate)
+        run = await self.service.submissions.check(
+            self.caller, assignment_id, data.project_id, data.notebook
+        )
         location = self.url("executions", run["id"])
         if not wait:
             self.write_json(run, 201, location=location)

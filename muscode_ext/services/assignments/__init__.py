@@ -29,7 +29,13 @@ from .authoring import AuthoringService
 from .extensions import ExtensionInput, ExtensionService
 from .gradebook import GradebookService
 from .grading import GRADER, Grading
-from .inputs import AssignmentCreate, AssignmentUpdate, ScoreOverride, SubmissionCreate
+from .inputs import (
+    AssignmentCreate,
+    AssignmentUpdate,
+    CheckCreate,
+    ScoreOverride,
+    SubmissionCreate,
+)
 from .submissions import SubmissionService
 from .verification import VerificationService
 
@@ -38,6 +44,7 @@ __all__ = [
     "AssignmentCreate",
     "AssignmentService",
     "AssignmentUpdate",
+    "CheckCreate",
     "ExtensionInput",
     "ScoreOverride",
     "SubmissionCreate",

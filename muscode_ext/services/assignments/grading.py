@@ -2,7 +2,10 @@
 
 A submission is graded by one compile-once-run-many execution owned by
 :data:`GRADER`, so no student can read the grading run (its request holds the hidden
-tests). The run names its submission in ``executions.submission_id``. When it is done
+tests); a notebook submission by one notebook run per graded notebook, each in its own
+sandbox and kernel. The run names its submission in ``executions.submission_id``; the
+submission names its (first) run in ``execution_id``, whose ``request["grading"]
+["runs"]`` lists the runs that grade it together (:func:`grading_runs`). When it is done
 the runner's done hook (:meth:`Grading.on_run_done`, in whichever process ran it)
 scores the submission; reading a submission whose run is done but not yet scored
 scores it too (:func:`score_finished`), so a hook that never ran loses nothing.
@@ -12,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -61,24 +65,33 @@ class Grading:
             pass  # recorded at the same moment by another request or process
         self._grader_recorded = True
 
-    async def new_run(self, a: Assignment, sub: Submission) -> Execution:
-        """A new grading run of ``sub`` against ``a``'s current tests (not stored);
-        sets ``sub.execution_id`` and ``sub.tests_fingerprint``. 503 when the sandbox
-        is down, 422 when the assignment's language is unavailable."""
+    async def new_runs(self, a: Assignment, sub: Submission) -> list[Execution]:
+        """The new grading runs of ``sub`` against ``a``'s current tests (not stored):
+        one, or one per graded notebook of a notebook assignment; sets
+        ``sub.execution_id`` (the first) and ``sub.tests_fingerprint``. 503 when the
+        sandbox is down, 422 when the assignment's language is unavailable."""
         if sub.id is None:
             sub.id = new_id()
         files = [
             (f["path"], decode_content(f["content"], f["encoding"], "files")) for f in sub.files
         ]
         if a.format == nbgrader.NBGRADER:
-            run = await self.run_notebook(a, files, submission_id=sub.id)
+            runs = [
+                await self.run_notebook(a, files, submission_id=sub.id, path=path)
+                for path in nbgrader.graded_paths(a)
+            ]
+            ids = [r.id for r in runs]
+            for r in runs:
+                r.request = {**r.request, "grading": {"notebook": r.request["main"], "runs": ids}}
         else:
-            run = await self.run_tests(
-                a, files, sub.main, submission_id=sub.id, build_scope=sub.student
-            )
-        sub.execution_id = run.id
+            runs = [
+                await self.run_tests(
+                    a, files, sub.main, submission_id=sub.id, build_scope=sub.student
+                )
+            ]
+        sub.execution_id = runs[0].id
         sub.tests_fingerprint = grading_fingerprint(a)
-        return run
+        return runs
 
     async def run_tests(
         self,
@@ -110,17 +123,23 @@ class Grading:
         )
 
     async def run_notebook(
-        self, a: Assignment, files: list[tuple[str, bytes]], *, submission_id: str
+        self,
+        a: Assignment,
+        files: list[tuple[str, bytes]],
+        *,
+        submission_id: str,
+        path: str | None = None,
     ) -> Execution:
-        """A new grading run (not stored) of the student's notebook among ``files``: its
-        grading version (every test cell the instructor's, hidden tests back), run with
-        errors allowed, owned by :data:`GRADER`. 422 when it is not a notebook."""
+        """A new grading run (not stored) of the student's notebook at ``path`` (None:
+        the first) among ``files``: its grading version (every test cell the
+        instructor's, hidden tests back), run with errors allowed, owned by
+        :data:`GRADER`. 422 when it is not a notebook."""
         assert self._executions is not None, "a worker's grading only scores"
         await self._ensure_grader()
         limits = self._executions.limits_within(
             LimitsInput.model_validate(a.limits) if a.limits else None
         )
-        run_files, main = nbgrader.run_files(a, files)
+        run_files, main = nbgrader.run_files(a, files, path)
         return await graded_notebook_run(
             self._executions,
             owner=GRADER,
@@ -137,15 +156,24 @@ class Grading:
             return
         async with self.db.session() as s:
             sub = await s.get(Submission, row.submission_id)
-            if sub is None or sub.execution_id != row.id or sub.status == GRADED:
+            if sub is None:
                 return
-            fresh = await s.get(Execution, row.id)
-            if fresh is None:
-                return
+            runs = await grading_runs(s, sub)
+            if row.id not in {r.id for r in runs}:
+                return  # a run of an earlier grading of it
             a = await s.get(Assignment, sub.assignment_id)
             if a is None:
                 return
-            apply_score(sub, a, fresh)
+            own = None
+            if sub.status == GRADED or any(r.status != RunStatus.DONE for r in runs):
+                # Not the run that scores it (another of its notebooks' runs does, or
+                # did, or a reader did): a notebook's run still holds its worker until
+                # its own part of the grade would be released.
+                if a.format != nbgrader.NBGRADER or sub.regraded_by:
+                    return
+                own = run_release(a, row)
+            else:
+                apply_score(sub, a, runs)
             regraded_by = sub.regraded_by
             progress = await grading_progress(s, a) if regraded_by else None
             notice = {
@@ -155,7 +183,12 @@ class Grading:
                 "status": sub.status,
                 "score": sub.score,
             }
-            student, released = sub.student, sub.graded_at
+            student, released, scored = sub.student, sub.graded_at, sub.status == GRADED
+        if own is not None:
+            await asyncio.sleep(max(0.0, (own - utcnow()).total_seconds()))
+            return
+        if not scored:
+            return
         if regraded_by and progress is not None:
             await self.bus.notify(
                 regraded_by, {"type": "regrade", "assignment_id": a.id, **progress}
@@ -222,15 +255,16 @@ def tests_to_run(a: Assignment) -> list[dict[str, Any]]:
     return tests
 
 
-def apply_score(sub: Submission, a: Assignment, run: Execution) -> None:
-    """Score ``sub`` from its finished grading run (the tests as they were run).
+def apply_score(sub: Submission, a: Assignment, runs: Sequence[Execution]) -> None:
+    """Score ``sub`` from its finished grading runs (the tests as they were run).
 
     ``graded_at`` is when its student is given the grade: the run's end plus what the
     hidden tests left of their wall-time limits (:func:`.scoring.release_hold_ms`), so
     that nothing a student sees, not even when, depends on how long they ran."""
     if a.format == nbgrader.NBGRADER:
-        apply_notebook_score(sub, a, run)
+        apply_notebook_score(sub, a, runs)
         return
+    run = runs[0]
     scored = score_run(run.request.get("tests") or [], run.result, run.verdict, run.message)
     sub.results = scored.results
     sub.verdict = scored.verdict
@@ -246,32 +280,60 @@ def apply_score(sub: Submission, a: Assignment, run: Execution) -> None:
     sub.graded_at = (run.finished_at or utcnow()) + timedelta(milliseconds=hold)
 
 
-def apply_notebook_score(sub: Submission, a: Assignment, run: Execution) -> None:
-    """Score a notebook submission from its finished grading run: each autograded
-    cell by nbgrader's rule, the manually graded cells by the staff's scores kept
-    from before (those still valid for the assignment's cells). Its ``graded_at`` is
-    held as if every cell from the first hidden test on had used its whole time
+def _notebook_of(a: Assignment, run: Execution) -> str:
+    """Which of ``a``'s notebooks a grading run ran."""
+    return str((run.request.get("grading") or {}).get("notebook") or run.request["main"])
+
+
+def run_release(a: Assignment, run: Execution) -> datetime:
+    """When a notebook's finished grading run lets its grade out: its end, held as if
+    every cell from its first hidden test on had used its whole time
     (:func:`.nbgrader.release_hold_ms`)."""
-    scored = nbgrader.score_run(a, run.result, run.notebook, run.verdict)
-    sub.results = scored["results"]
-    sub.manual = scored["manual"]
-    points = {m["name"]: m["points"] for m in sub.manual}
-    sub.manual_scores = {
-        k: v for k, v in (sub.manual_scores or {}).items() if k in points and v <= points[k]
-    }
-    sub.verdict = scored["verdict"]
+    path = _notebook_of(a, run)
+    known = path in dict(nbgrader.source_files(a))
+    hold = nbgrader.release_hold_ms(
+        a, run.result, run.notebook, run.request, path if known else None
+    )
+    return (run.finished_at or utcnow()) + timedelta(milliseconds=hold)
+
+
+def apply_notebook_score(sub: Submission, a: Assignment, runs: Sequence[Execution]) -> None:
+    """Score a notebook submission from its notebooks' finished grading runs: each
+    autograded cell by nbgrader's rule (a notebook whose run did not finish scores
+    none of its cells; the others count), the manually graded cells by the staff's
+    scores kept from before (those still valid for the assignment's cells). Its
+    ``graded_at`` is the latest of its runs' :func:`run_release`."""
+    paths = nbgrader.graded_paths(a)
+    by_path = {_notebook_of(a, r): r for r in runs}
+    if len(runs) == 1 and len(paths) == 1:
+        by_path = {paths[0]: runs[0]}  # one notebook, even if renamed since
+    scored: list[tuple[str, dict[str, Any]]] = []
+    for path in paths:
+        run = by_path.get(path)
+        if run is None:  # the notebook is newer than the grading: regrade
+            scored.append((path, nbgrader.score_run(a, None, None, None, path)))
+        else:
+            scored.append(
+                (path, nbgrader.score_run(a, run.result, run.notebook, run.verdict, path))
+            )
+    combined = nbgrader.combine(scored)
+    sub.results = combined["results"]
+    sub.manual = combined["manual"]
+    kept, _ = nbgrader.resolve_manual_keys(sub.manual, sub.manual_scores or {})
+    sub.manual_scores = {k: v for k, v in kept.items() if v is not None}
+    sub.verdict = combined["verdict"]
     sub.compile_output = None
-    sub.max_score = scored["max_score"]
-    sub.raw_score = scored["raw_score"] + nbgrader.manual_points(sub.manual, sub.manual_scores)
-    sub.message = scored["message"]
+    sub.max_score = combined["max_score"]
+    sub.raw_score = combined["raw_score"] + nbgrader.manual_points(sub.manual, sub.manual_scores)
+    sub.message = combined["message"]
     sub.score = current_score(sub, a)
     sub.status = GRADED
-    hold = nbgrader.release_hold_ms(a, run.result, run.notebook, run.request)
-    sub.graded_at = (run.finished_at or utcnow()) + timedelta(milliseconds=hold)
+    sub.graded_at = max(run_release(a, r) for r in runs)
 
 
 def rescore_manual(sub: Submission, a: Assignment, scores: dict[str, float | None]) -> None:
-    """Staff's scores of manually graded cells (None removes one), and the totals."""
+    """Staff's scores of manually graded cells (None removes one; keyed as
+    :func:`.nbgrader.manual_key` keys them), and the totals."""
     kept = dict(sub.manual_scores or {})
     for name, value in scores.items():
         if value is None:
@@ -326,9 +388,24 @@ async def score_finished(s: AsyncSession, assignment_id: str, student: str | Non
         return
     a = await s.get(Assignment, assignment_id)
     assert a is not None
-    for sub, run in pairs:
-        apply_score(sub, a, run)
+    for sub, _ in pairs:
+        runs = await grading_runs(s, sub)
+        if all(r.status == RunStatus.DONE for r in runs):
+            apply_score(sub, a, runs)
     await s.flush()
+
+
+async def grading_runs(s: AsyncSession, sub: Submission) -> list[Execution]:
+    """The runs of ``sub``'s latest grading: its ``execution_id`` and the runs that
+    one's request names beside it (a notebook submission's other notebooks)."""
+    first = await s.get(Execution, sub.execution_id) if sub.execution_id else None
+    if first is None:
+        return []
+    ids = [i for i in (first.request.get("grading") or {}).get("runs") or [] if i != first.id]
+    if not ids:
+        return [first]
+    others = {r.id: r for r in await s.scalars(select(Execution).where(Execution.id.in_(ids)))}
+    return [first, *(others[i] for i in ids if i in others)]
 
 
 async def grading_progress(s: AsyncSession, a: Assignment) -> dict[str, int]:

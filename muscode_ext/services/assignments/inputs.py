@@ -73,6 +73,13 @@ class SubmissionCreate(StrictInput):
     project_id: StrictStr
 
 
+class CheckCreate(SubmissionCreate):
+    """A check of a project; ``notebook``: which of a notebook assignment's notebooks
+    to run (its path; none: the first with visible test cells)."""
+
+    notebook: StrictStr | None = None
+
+
 class ScoreOverride(StrictInput):
     """Staff's change to a submission: an override of its ``score`` (null clears it)
     and/or, for a notebook assignment, the ``manual_scores`` of its manually graded

@@ -146,14 +146,19 @@ class SubmissionService:
             )
         return bool(pending)
 
-    async def check(self, caller: Caller, assignment_id: str, project_id: str) -> dict[str, Any]:
+    async def check(
+        self, caller: Caller, assignment_id: str, project_id: str, notebook: str | None = None
+    ) -> dict[str, Any]:
         """Run the visible tests on the caller's project: an ordinary run of their own,
-        which does not count as a submission."""
+        which does not count as a submission. ``notebook``: which notebook of a
+        notebook assignment (none: the first with visible test cells)."""
         caller.require("execute")
         async with self.db.session() as s:
             a, _, _ = await assignment_for(s, caller, assignment_id)
         if a.format == nbgrader.NBGRADER:
-            return await self._check_notebook(caller, a, project_id)
+            return await self._check_notebook(caller, a, project_id, notebook)
+        if notebook is not None:
+            raise Invalid.field("notebook", "only notebook assignments have notebooks")
         visible = [t for t in a.tests if not t.get("hidden")]
         if not visible:
             raise Invalid.field(
@@ -172,16 +177,27 @@ class SubmissionService:
         )
 
     async def _check_notebook(
-        self, caller: Caller, a: Assignment, project_id: str
+        self, caller: Caller, a: Assignment, project_id: str, notebook: str | None
     ) -> dict[str, Any]:
-        """Run the caller's notebook with its visible test cells put back as released
-        (never a hidden test): an ordinary notebook run of theirs, errors allowed."""
-        if not any(not t["hidden"] for t in nbgrader.cell_tests(a)):
+        """Run the caller's ``notebook`` (none: the first with visible test cells) with
+        its visible test cells put back as released (never a hidden test): an ordinary
+        notebook run of theirs, errors allowed."""
+        paths = [p for p, _ in nbgrader.source_files(a)]
+        if notebook is not None and notebook not in paths:
             raise Invalid.field(
-                "assignment", "this notebook has no visible test cells; run it instead"
+                "notebook",
+                f"{notebook!r} is not a notebook of this assignment; its notebooks are "
+                + ", ".join(repr(p) for p in paths),
+            )
+        visible = [t["notebook"] for t in nbgrader.cell_tests(a) if not t["hidden"]]
+        if notebook is None:
+            notebook = visible[0] if visible else paths[0]
+        if notebook not in visible:
+            raise Invalid.field(
+                "assignment", f"{notebook} has no visible test cells; run it instead"
             )
         files, _ = await self._snapshot(caller, a, project_id)
-        run_files, main = nbgrader.run_files(a, files, visible_only=True)
+        run_files, main = nbgrader.run_files(a, files, notebook, visible_only=True)
         return await self.executions.submit(
             caller,
             ExecutionCreate.model_validate(
@@ -230,7 +246,8 @@ class SubmissionService:
             )
         files, main = await self._snapshot(caller, a, data.project_id)
         if a.format == nbgrader.NBGRADER:
-            nbgrader.student_notebook(files, main)  # 422 (not an attempt) if broken
+            for path in nbgrader.graded_paths(a):
+                nbgrader.student_notebook(files, path)  # 422 (not an attempt) if broken
         # A submission is a run: the same rate limit and queue depth as any other.
         await self.executions.admit(caller, 1)
         now = utcnow()
@@ -251,12 +268,12 @@ class SubmissionService:
             status=GRADING,
             max_score=nbgrader.assignment_max(a),
         )
-        run = await self.grading.new_run(a, sub)
+        runs = await self.grading.new_runs(a, sub)
         try:
             async with self.db.session() as s:
                 s.add(sub)
                 await s.flush()
-                s.add(run)
+                s.add_all(runs)
         except IntegrityError:
             raise Conflict(
                 "another submission of yours arrived at the same moment; look at your "
@@ -264,7 +281,7 @@ class SubmissionService:
                 reason="concurrent_submission",
             ) from None
         try:
-            await self.executions.enqueue([run])
+            await self.executions.enqueue(runs)
         except DependencyDown:
             # Not graded, so not an attempt: the student may submit again.
             async with self.db.session() as s:
@@ -422,17 +439,10 @@ class SubmissionService:
                 "the submission is still being graded; score its cells once it is",
                 reason="not_graded",
             )
-        given = {k: v for k, v in scores.items() if v is not None}
-        problems = nbgrader.manual_problems(a, given)
-        unknown = [k for k in scores if k not in {m["name"] for m in sub.manual or []}]
-        problems += [
-            {"field": "manual_scores", "message": f"{k!r} is not a manually graded cell"}
-            for k in unknown
-            if k not in given
-        ]
+        resolved, problems = nbgrader.resolve_manual_keys(sub.manual or [], scores)
         if problems:
             raise Invalid("; ".join(p["message"] for p in problems), errors=problems)
-        rescore_manual(sub, a, scores)
+        rescore_manual(sub, a, resolved)
 
     async def regrade(self, caller: Caller, assignment_id: str) -> dict[str, int]:
         """Grade every submission again with the assignment's current tests (in the
@@ -442,24 +452,24 @@ class SubmissionService:
             a, _, staff = await assignment_for(s, caller, assignment_id)
             require_staff(caller, staff)
             subs = list(await s.scalars(select(Submission).where(Submission.assignment_id == a.id)))
-        runs = [await self.grading.new_run(a, sub) for sub in subs]
+        runs = [await self.grading.new_runs(a, sub) for sub in subs]
         async with self.db.session() as s:
             # Admitted and stored in one transaction holding the assignment's row: a
             # regrade asked at the same moment, on any replica, waits here and then
             # finds this one in progress.
             await self.regrades.begin(s, caller, a.id)
-            for sub, run in zip(subs, runs, strict=True):
+            for sub, its_runs in zip(subs, runs, strict=True):
                 row = await s.get(Submission, sub.id)
                 assert row is not None
-                row.execution_id = run.id
+                row.execution_id = sub.execution_id
                 row.status = GRADING
                 row.tests_fingerprint = sub.tests_fingerprint
                 row.regraded_by = caller.name
                 # Its maximum changes with its score, once graded: never a new maximum
                 # beside an old score.
-                s.add(run)
+                s.add_all(its_runs)
             progress = await grading_progress(s, a)
-        await self.executions.enqueue(runs)
+        await self.executions.enqueue([run for its_runs in runs for run in its_runs])
         log.info("regrading %d submissions of assignment %s for %s", len(runs), a.id, caller.name)
         return progress
 

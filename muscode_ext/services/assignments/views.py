@@ -132,7 +132,8 @@ def _student_test(t: dict[str, Any]) -> dict[str, Any]:
     """A test's result as its student sees it: name, points and pass/fail only unless
     :func:`_detailed`."""
     if not _detailed(t):
-        return {k: t[k] for k in _STUDENT_TEST_FIELDS}
+        # A notebook assignment's cells also name their notebook (not in older results).
+        return {k: t[k] for k in (*_STUDENT_TEST_FIELDS, "notebook") if k in t}
     return {k: v for k, v in t.items() if k != "student_detail"}
 
 
@@ -142,13 +143,16 @@ def manual_json(sub: Submission, *, staff: bool) -> list[dict[str, Any]]:
     scores = sub.manual_scores or {}
     out = []
     for m in sub.manual or []:
+        key = nbgrader.manual_key(m)
         entry = {
             "name": m["name"],
             "points": m["points"],
-            "score": scores.get(m["name"], m.get("points_awarded")),
-            "scored_by_staff": m["name"] in scores,
+            "score": scores.get(key, m.get("points_awarded")),
+            "scored_by_staff": key in scores,
             "message": m.get("message"),
         }
+        if m.get("notebook"):  # not in results stored before cells named it
+            entry["notebook"] = m["notebook"]
         if staff:
             entry["answer"] = m.get("answer", "")
         out.append(entry)
