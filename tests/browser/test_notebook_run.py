@@ -193,13 +193,12 @@ def test_progress_and_stop_stay_in_view_beside_the_executed_copy(
     ui.create_project("nbnarrow", "python")
     project = lab_server.project("nbnarrow")
     forever = {**NOTEBOOK, "cells": [code('print("started")'), code("while True:\n    pass")]}
-    for name, nb in (("quick.ipynb", NOTEBOOK), ("loop.ipynb", forever)):
-        lab_server.api(
-            "POST",
-            f"projects/{project['id']}/files",
-            {"path": name, "content": json.dumps(nb)},
-            expect=201,
-        )
+    lab_server.api(
+        "POST",
+        f"projects/{project['id']}/files",
+        {"path": "loop.ipynb", "content": json.dumps(forever)},
+        expect=201,
+    )
     page.set_viewport_size({"width": 1000, "height": 800})
     notebook = open_notebook(page, "MUSCode:nbnarrow/loop.ipynb")
     notebook.locator(".muscode-NbRunButton").click()
