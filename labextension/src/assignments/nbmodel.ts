@@ -65,12 +65,15 @@ export function byNotebook<T extends INotebookCell>(
 }
 
 /**
- * The key of a manual cell in `PATCH /submissions/{id} {"manual_scores"}`:
- * `"<notebook path>:<grade_id>"` when the server named its notebook, else its grade_id.
+ * A cell's key among the cells of all notebooks: `"<notebook path>:<grade_id>"` when
+ * the server named its notebook, else its grade_id.
  */
-export function manualScoreKey(cell: INotebookCell): string {
+export function cellKey(cell: INotebookCell): string {
   return cell.notebook ? `${cell.notebook}:${cell.name}` : cell.name;
 }
+
+/** The key of a manual cell in `PATCH /submissions/{id} {"manual_scores"}`. */
+export const manualScoreKey = cellKey;
 
 /**
  * The body of a save of staff's scores: each cell's field (by its

@@ -20,6 +20,7 @@ import { Field } from './fields';
 import { formatPoints, IAssignmentForm, scoreText } from './model';
 import {
   byNotebook,
+  cellKey,
   INotebookCell,
   isNotebook,
   manualScoreKey,
@@ -165,7 +166,7 @@ export function NotebookCells(props: {
         columns={3}
         fallback={notebookPaths(a.starter_files)[0]}
         row={c => (
-          <tr key={manualScoreKey(c)} data-cell={c.name} data-kind={c.kind}>
+          <tr key={cellKey(c)} data-cell={c.name} data-kind={c.kind}>
             <td>{c.name}</td>
             <td>
               {c.kind === 'manual'
@@ -256,7 +257,7 @@ export function ManualCells(props: { trans: TranslationBundle; cells: ManualCell
         cells={props.cells}
         columns={3}
         row={m => (
-          <tr key={manualScoreKey(m)} data-cell={m.name}>
+          <tr key={cellKey(m)} data-cell={m.name}>
             <td>{m.name}</td>
             <td>{trans.__('graded by your teacher')}</td>
             <td className="muscode-Submission-manualScore">{manualScoreText(trans, m)}</td>
@@ -325,7 +326,7 @@ export function ManualGrading(props: {
           cells={cells}
           columns={3}
           row={m => (
-            <tr key={manualScoreKey(m)} data-cell={m.name}>
+            <tr key={cellKey(m)} data-cell={m.name}>
               <td>{m.name}</td>
               <td>
                 {m.answer ? (

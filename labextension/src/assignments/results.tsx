@@ -10,7 +10,7 @@ import { verdictLabel } from '../run/verdict';
 import type { Assignment, Execution, Submission, SubmissionTest } from '../types';
 import { formatPoints, scoreText, studentTest } from './model';
 import { ManualCells, NotebookCheck, NotebookRows } from './notebook';
-import { manualScoreKey } from './nbmodel';
+import { cellKey } from './nbmodel';
 import { lateText, TableHead } from './parts';
 
 /**
@@ -157,7 +157,7 @@ export function SubmissionTests(props: {
             t.verdict !== undefined && !t.passed ? ` (${verdictLabel(trans, t.verdict)})` : '';
           return (
             <tr
-              key={manualScoreKey(t)}
+              key={cellKey(t)}
               data-test={t.name}
               data-hidden={t.hidden ? 'true' : 'false'}
               className={t.passed ? 'muscode-mod-passed' : 'muscode-mod-failed'}
