@@ -179,9 +179,9 @@ async def test_bad_source_notebooks_are_refused(api: Any, bearer: Any) -> None:
     broken["cells"][2]["source"] = "### BEGIN SOLUTION\nx = 1\n"  # never ended
     err = await refused("invalid_nbgrader_notebook", starter=with_source(broken))
     messages = [e["message"] for e in err["errors"]]
-    assert any("cell 3" in m and "needs points" in m for m in messages), messages
-    assert any("cell 7" in m and "also used by cell 6" in m for m in messages), messages
-    assert any("cell 2" in m and "without a matching" in m for m in messages), messages
+    assert any("cell 4" in m and "needs points" in m for m in messages), messages
+    assert any("cell 8" in m and "also used by cell 7" in m for m in messages), messages
+    assert any("cell 3" in m and "without a matching" in m for m in messages), messages
     plain = notebook("print(1)", "# Title", markdown=(1,))
     assert (
         "no graded cells"

@@ -338,7 +338,7 @@ async def test_a_notebook_runs_in_a_worker_with_live_cells(
     assert cells == [(0, "running"), (0, "ok"), (1, "running"), (1, "error")]
     assert output(events) == "one\n"
     result = events[-1]["result"]
-    assert result["verdict"] == "runtime_error" and "Cell 1" in result["message"]
+    assert result["verdict"] == "runtime_error" and "Cell 2" in result["message"]
     assert [c["status"] for c in result["cells"]] == ["ok", "error", "not_run"]
     # Stored by the worker: a later read has the executed notebook.
     stored = (await api("GET", f"executions/{run_id}")).json

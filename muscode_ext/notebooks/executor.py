@@ -174,7 +174,8 @@ def run_verdict(
     ):
         return sandbox_verdict, None
     failed = run.failed_cell
-    where = f"Cell {failed['index']}" if failed else "The notebook"
+    # Cells are numbered from 1 for people, as the lab shows them (``index`` is from 0).
+    where = f"Cell {failed['index'] + 1}" if failed else "The notebook"
     if failed is not None and failed.get("ename") == "MemoryError":
         return "memory_limit_exceeded", f"{where} ran out of memory."
     if run.status == "ok" or (run.status == "error" and allow_errors):

@@ -103,7 +103,9 @@ def checksum(cell: Cell) -> str:
 
 @dataclass(frozen=True)
 class CellProblem:
-    """Something wrong with one cell of a source notebook (or the notebook, index None)."""
+    """Something wrong with one cell of a source notebook (or the notebook, index None).
+    ``index`` counts from 0, as the API's; the message numbers cells from 1, as people
+    and the lab do."""
 
     index: int | None
     grade_id: str | None
@@ -113,7 +115,7 @@ class CellProblem:
         if self.index is None:
             return self.message
         named = f" ({self.grade_id!r})" if self.grade_id else ""
-        return f"cell {self.index}{named}: {self.message}"
+        return f"cell {self.index + 1}{named}: {self.message}"
 
     def as_dict(self) -> dict[str, Any]:
         return {"index": self.index, "grade_id": self.grade_id, "message": self.message}
@@ -247,7 +249,7 @@ def check_source(nb: Mapping[str, Any]) -> list[CellProblem]:
         ):
             assert grade_id is not None
             if grade_id in seen:
-                messages.append(f"grade_id {grade_id!r} is also used by cell {seen[grade_id]}")
+                messages.append(f"grade_id {grade_id!r} is also used by cell {seen[grade_id] + 1}")
             seen.setdefault(grade_id, index)
         messages += _check_regions(cell)
         problems += [CellProblem(index, grade_id, m) for m in messages]

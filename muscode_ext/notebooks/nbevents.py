@@ -54,16 +54,16 @@ def check_notebook(nb: Any) -> str | None:
         return "the notebook's metadata is not an object"
     for i, cell in enumerate(cells):
         if not isinstance(cell, dict):
-            return f"cell {i} is not an object"
+            return f"cell {i + 1} is not an object"
         if cell.get("cell_type") not in ("code", "markdown", "raw"):
-            return f"cell {i} has an unknown cell_type {cell.get('cell_type')!r}"
+            return f"cell {i + 1} has an unknown cell_type {cell.get('cell_type')!r}"
         src = cell.get("source")
         if not (
             isinstance(src, str) or (isinstance(src, list) and all(isinstance(s, str) for s in src))
         ):
-            return f"cell {i}: source must be a string or a list of strings"
+            return f"cell {i + 1}: source must be a string or a list of strings"
         if not isinstance(cell.get("metadata", {}), dict):
-            return f"cell {i}: metadata must be an object"
+            return f"cell {i + 1}: metadata must be an object"
     return None
 
 

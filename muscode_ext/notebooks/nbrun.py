@@ -321,14 +321,14 @@ class _Supervisor:
             end["ename"] = "CellTimeoutError"
             end["evalue"] = f"The cell ran longer than {timeout:g} s and was interrupted."
             if reply is None:
-                result = (nbe.EXIT_TIMEOUT, "timeout", f"cell {index}: {end['evalue']}")
+                result = (nbe.EXIT_TIMEOUT, "timeout", f"cell {index + 1}: {end['evalue']}")
         elif why == "deadline":
             end["ename"] = "CellTimeoutError"
             end["evalue"] = "The notebook ran out of time."
-            result = (nbe.EXIT_TIMEOUT, "timeout", f"cell {index}: {end['evalue']}")
+            result = (nbe.EXIT_TIMEOUT, "timeout", f"cell {index + 1}: {end['evalue']}")
         elif reply is None:
             end["ename"], end["evalue"] = "DeadKernelError", why or "The kernel died."
-            result = (nbe.EXIT_KERNEL_DIED, "died", f"cell {index}: {end['evalue']}")
+            result = (nbe.EXIT_KERNEL_DIED, "died", f"cell {index + 1}: {end['evalue']}")
         if end["status"] == "error":
             if not self.shown_error:
                 # Like nbgrader's Execute: an error the kernel did not show still shows.
@@ -345,7 +345,7 @@ class _Supervisor:
                 result = (
                     nbe.EXIT_CELL_ERROR,
                     "error",
-                    f"cell {index} raised {end['ename']}: {end['evalue']}",
+                    f"cell {index + 1} raised {end['ename']}: {end['evalue']}",
                 )
             self.error_cells += 1
             if "raises-exception" not in nbe.tags(cell):

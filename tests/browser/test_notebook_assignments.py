@@ -62,7 +62,7 @@ def test_import_submit_and_grade_a_notebook_by_hand(
     # a notebook's tests are its graded cells: no test table, no reference solution
     expect(editor.locator(".muscode-Editor-tests")).to_have_count(0)
     expect(editor.locator(".muscode-Editor-reference")).to_have_count(0)
-    editor.get_by_label("Source notebook (nbgrader; becomes a starter file)").set_input_files(
+    editor.get_by_label("Source notebooks (nbgrader; each becomes a starter file)").set_input_files(
         str(SOURCE)
     )
     expect(editor.locator(".muscode-Editor-filePath")).to_have_value(SOURCE.name)
@@ -103,6 +103,11 @@ def test_import_submit_and_grade_a_notebook_by_hand(
         expect(srow).to_have_attribute("data-status", "started")
         srow.locator(".muscode-Assignment-open").click()
         mine = view(student, f"muscode-assignment-{aid}")
+        # A notebook's tests are its graded cells, and the facts line says so.
+        expect(mine.locator(".muscode-Facts")).to_contain_text("Graded cells")
+        expect(mine.locator(".muscode-Assignment-tests")).to_have_text(
+            "5 test cells (4 visible, 1 hidden), 3 graded by your teacher; 11 points"
+        )
         # Check runs her notebook with the visible test cells only.
         mine.locator(".muscode-Assignment-check").click()
         check = mine.locator(".muscode-Check")

@@ -182,3 +182,55 @@ def test_stop_a_notebook_run_from_the_toolbar(page: Page, lab_server: LabServer)
     expect(notebook.locator(".muscode-NbRunButton")).to_have_attribute("aria-disabled", "false")
     (run,) = lab_server.api("GET", f"executions?project_id={project['id']}", expect=200)
     assert run["status"] == "done" and run["verdict"] == "cancelled", run
+
+
+def test_progress_and_stop_stay_in_view_beside_the_executed_copy(
+    page: Page, lab_server: LabServer
+) -> None:
+    # With the executed copy open beside it, the notebook is half as wide: its toolbar
+    # moves what does not fit into its "more" menu, but not the progress or Stop.
+    ui = LabUI(page)
+    ui.create_project("nbnarrow", "python")
+    project = lab_server.project("nbnarrow")
+    forever = {**NOTEBOOK, "cells": [code('print("started")'), code("while True:\n    pass")]}
+    lab_server.api(
+        "POST",
+        f"projects/{project['id']}/files",
+        {"path": "loop.ipynb", "content": json.dumps(forever)},
+        expect=201,
+    )
+    page.set_viewport_size({"width": 1000, "height": 800})
+    notebook = open_notebook(page, "MUSCode:nbnarrow/loop.ipynb")
+    notebook.locator(".muscode-NbRunButton").click()
+    progress = notebook.locator(".muscode-NbRunProgress")
+    stop = notebook.locator(".muscode-NbRunStop")
+    expect(progress).to_have_text("Running cell 2…", timeout=NOTEBOOK_RUN_MS)
+    expect(stop).to_be_visible()
+    notebook.locator(".muscode-NbRunStop").click()
+    expect(progress).to_have_attribute("data-verdict", "cancelled", timeout=60_000)
+    copy = page.locator(".muscode-NbRun")
+    expect(copy).to_be_visible(timeout=NOTEBOOK_RUN_MS)
+    mine, theirs = notebook.bounding_box(), copy.bounding_box()
+    assert mine is not None and theirs is not None
+    assert theirs["x"] >= mine["x"] + mine["width"] - 2, (mine, theirs)
+    # The toolbar is too narrow for all its items now.
+    popup = notebook.locator(".jp-Toolbar-responsive-opener")
+    expect(popup).to_be_visible()
+
+    # Run again beside the copy: the progress and Stop are in view, in the notebook.
+    notebook.locator(".jp-Notebook").click()
+    page.keyboard.press("Escape")
+    page.evaluate(
+        "async () => { await window.jupyterapp.commands.execute('muscode:run-notebook'); }"
+    )
+    expect(progress).to_have_text("Running cell 2…", timeout=NOTEBOOK_RUN_MS)
+    for item in (progress, stop):
+        expect(item).to_be_visible()
+        expect(item).to_be_in_viewport()
+        box = item.bounding_box()
+        assert box is not None and box["x"] + box["width"] <= mine["x"] + mine["width"], box
+    expect(page.locator(".jp-Toolbar-responsive-popup .muscode-NbRunProgress")).to_have_count(0)
+    shot(page, "54-notebook-run-beside-its-copy")
+    stop.click()
+    expect(progress).to_contain_text("Stopped", timeout=60_000)
+    expect(stop).to_be_hidden()

@@ -65,7 +65,7 @@ def test_a_notebook_runs_in_the_docker_sandbox(
         on_event=seen.append,
     )
     assert result.verdict == "runtime_error", result.message
-    assert result.message is not None and "Cell 2" in result.message
+    assert result.message is not None and "Cell 3" in result.message
     assert [c["status"] for c in result.run.cells] == ["ok", "ok", "error", "not_run"]
     assert text_of(result.run.notebook["cells"][0]).startswith("65534 /box/work")
     assert result.run.notebook["cells"][1]["outputs"][0]["data"]["text/plain"] == (

@@ -60,7 +60,7 @@ def _problems(nb: dict[str, Any]) -> list[str]:
 @pytest.mark.parametrize(
     ("grade_id", "change", "expected"),
     [
-        ("test_mean", {"points": None}, "cell 6 ('test_mean'): a graded cell needs points"),
+        ("test_mean", {"points": None}, "cell 7 ('test_mean'): a graded cell needs points"),
         ("test_mean", {"points": -1}, "points must be a number, 0 or more"),
         ("test_mean", {"points": "2"}, "points must be a number, 0 or more"),
         ("test_mean", {"schema_version": 1}, "schema_version 1 is too old (3 is expected)"),
@@ -87,13 +87,14 @@ def test_broken_metadata_is_named_with_its_cell(
             meta[key] = value
     problems = _problems(source_nb)
     assert any(expected in p for p in problems), problems
-    assert all(p.startswith(f"cell {index}") for p in problems)
+    # cells numbered from 1 in messages, as people and the lab number them
+    assert all(p.startswith(f"cell {index + 1}") for p in problems)
 
 
 def test_duplicate_grade_ids_name_both_cells(source_nb: dict[str, Any]) -> None:
     by_grade_id(source_nb, "test_mean")["metadata"]["nbgrader"]["grade_id"] = "test_squares"
     assert _problems(source_nb) == [
-        "cell 6 ('test_squares'): grade_id 'test_squares' is also used by cell 3"
+        "cell 7 ('test_squares'): grade_id 'test_squares' is also used by cell 4"
     ]
 
 
@@ -136,7 +137,7 @@ def test_region_problems_are_named_with_their_cell(
     cell["source"] = source
     index = source_nb["cells"].index(cell)
     problems = _problems(source_nb)
-    assert any(p.startswith(f"cell {index} ({grade_id!r})") and expected in p for p in problems)
+    assert any(p.startswith(f"cell {index + 1} ({grade_id!r})") and expected in p for p in problems)
 
 
 def test_only_python_notebooks_are_accepted(source_nb: dict[str, Any]) -> None:

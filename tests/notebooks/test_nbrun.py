@@ -83,7 +83,7 @@ def test_a_cell_that_raises_stops_the_run(tmp_path: Path) -> None:
     assert error["output_type"] == "error" and error["ename"] == "ZeroDivisionError"
     assert any("1 / 0" in line or "1\x1b" in line for line in error["traceback"])
     assert result.run.status == "error"
-    assert result.run.message == "cell 1 raised ZeroDivisionError: division by zero"
+    assert result.run.message == "cell 2 raised ZeroDivisionError: division by zero"
 
 
 def test_allow_errors_goes_on_and_tags_are_honoured(tmp_path: Path) -> None:
@@ -181,7 +181,7 @@ def test_cells_run_in_the_notebooks_folder_with_its_modules(tmp_path: Path) -> N
         (json.dumps({"nbformat": 4, "cells": 5}).encode(), "the notebook has no list of cells"),
         (
             json.dumps({"nbformat": 4, "cells": [{"cell_type": "code", "source": 5}]}).encode(),
-            "cell 0: source must be a string or a list of strings",
+            "cell 1: source must be a string or a list of strings",
         ),
     ],
 )
@@ -205,7 +205,7 @@ def test_a_dead_kernel_ends_the_run(tmp_path: Path, code: str, why: str) -> None
     assert result.status() == ["ok", "error", "not_run"]
     assert result.run.cells[1]["ename"] == "DeadKernelError"
     assert why in result.run.cells[1]["evalue"]
-    assert result.run.status == "died" and "cell 1" in (result.run.message or "")
+    assert result.run.status == "died" and "cell 2" in (result.run.message or "")
     assert result.cell(1)["outputs"][-1]["ename"] == "DeadKernelError"
 
 

@@ -130,4 +130,4 @@ def test_a_broken_source_is_refused_naming_every_cell(source_nb: dict[str, Any])
     with pytest.raises(SourceError) as caught:
         make_release(source_nb)
     assert [p.grade_id for p in caught.value.problems] == ["squares", "test_mean"]
-    assert "cell 2 ('squares')" in str(caught.value)
+    assert "cell 3 ('squares')" in str(caught.value)

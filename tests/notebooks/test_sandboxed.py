@@ -96,7 +96,7 @@ def test_the_kernel_cannot_reach_the_progress_channel(box: Box) -> None:
     assert text_of(result.run.notebook["cells"][0]) == "PermissionError\nPermissionError\n"
     assert [e["event"] for e in result.run.events].count("done") == 1
     assert result.verdict == "runtime_error"
-    assert result.message == "Cell 1 raised ZeroDivisionError: division by zero"
+    assert result.message == "Cell 2 raised ZeroDivisionError: division by zero"
 
 
 def test_a_fork_bomb_ends_as_any_program_would(box: Box) -> None:
@@ -117,7 +117,7 @@ def test_a_fork_bomb_ends_as_any_program_would(box: Box) -> None:
 def test_memory_limits(box: Box) -> None:
     big = box.notebook(notebook("x = bytearray(4 * 1024**3)", "print('not reached')"))
     assert big.run.cells[0]["ename"] == "MemoryError"
-    assert (big.verdict, big.message) == ("memory_limit_exceeded", "Cell 0 ran out of memory.")
+    assert (big.verdict, big.message) == ("memory_limit_exceeded", "Cell 1 ran out of memory.")
     grow = (
         "chunks = []\nwhile True:\n    chunks.append(bytearray(8 * 1024**2))\n"
         "    chunks[-1][::4096] = b'x' * 2048"

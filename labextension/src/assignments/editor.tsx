@@ -1,32 +1,34 @@
 /**
- * The assignment editor (staff): title, description, language, due date and late
- * policy, attempts, starter files, tests with their output comparison, the reference
- * solution and the check of the tests against it (or a notebook assignment's source
- * notebook, see notebook.tsx), the regrade offered after the tests
- * changed, and per-student extensions; each field's problem named.
+ * The assignment editor (staff): its settings (settingsfields.tsx), starter files and
+ * reference solution (filesfield.tsx), tests (testsfield.tsx) or a notebook
+ * assignment's source notebooks (notebook.tsx); saving, the check of the tests against
+ * the reference, the regrade offered after the tests changed, deleting, and
+ * per-student extensions; each field's problem named.
  */
 import * as React from 'react';
 
 import { describeError, MuscodeAPIError } from '../request';
-import type { Assignment, ClassRole, Class, LateMode, Verification } from '../types';
+import type { Assignment, ClassRole, Class, Verification } from '../types';
 import { confirm } from '../ui/dialogs';
 import type { IAssignmentContext } from './context';
-import { ListEditor, problemFor, TextField } from './fields';
+import { ExtensionsSection } from './extensions';
+import { problemFor } from './fields';
+import { FilesField } from './filesfield';
 import { useResource } from './hooks';
 import {
   bodyOf,
   canDelete,
   emptyForm,
-  emptyTest,
   formMaxScore,
   formOf,
   IAssignmentForm,
   IFieldProblem
 } from './model';
-import { ErrorBox, Note, pointsText } from './parts';
-import { ExtensionsSection } from './extensions';
 import { NotebookSource } from './notebook';
-import { CompareFields, RegradeOffer, unverified, VerificationResult } from './verify';
+import { ErrorBox, Note } from './parts';
+import { SettingsFields } from './settingsfields';
+import { TestsField } from './testsfield';
+import { RegradeOffer, unverified, VerificationResult } from './verify';
 
 export function AssignmentEditor(props: {
   ctx: IAssignmentContext;
@@ -262,97 +264,13 @@ export function AssignmentEditor(props: {
         </header>
         <ErrorBox message={saved.error} />
         <Note text={saved.note} />
-        <TextField
-          label={trans.__('Title')}
-          problem={problem('title')}
-          className="muscode-Editor-title"
-          value={form.title}
-          onValue={v => set('title', v)}
-        >
-          {c => <input {...c} type="text" maxLength={255} required />}
-        </TextField>
-        <TextField
-          label={trans.__('Description (Markdown)')}
-          problem={problem('description')}
-          className="muscode-Editor-description"
-          value={form.description}
-          onValue={v => set('description', v)}
-        >
-          {c => <textarea {...c} rows={6} />}
-        </TextField>
-        <div className="muscode-Editor-row">
-          <TextField
-            label={trans.__('Language')}
-            problem={problem('language')}
-            className="muscode-Editor-language"
-            value={form.language}
-            onValue={v => set('language', v)}
-          >
-            {c => (
-              <select {...c}>
-                {languages.map(l => (
-                  <option key={l.id} value={l.id}>
-                    {l.version ? `${l.name} (${l.version})` : l.name}
-                  </option>
-                ))}
-              </select>
-            )}
-          </TextField>
-          <TextField
-            label={trans.__('Due (your local time; empty: none)')}
-            problem={problem('due_at')}
-            className="muscode-Editor-due"
-            value={form.due}
-            onValue={v => set('due', v)}
-          >
-            {c => <input {...c} type="datetime-local" />}
-          </TextField>
-          <TextField
-            label={trans.__('Max attempts (empty: no limit)')}
-            problem={problem('max_attempts')}
-            className="muscode-Editor-maxAttempts"
-            value={form.maxAttempts}
-            onValue={v => set('maxAttempts', v)}
-          >
-            {c => <input {...c} type="number" min={1} step={1} />}
-          </TextField>
-        </div>
-        <div className="muscode-Editor-row">
-          <TextField
-            label={trans.__('Late submissions')}
-            problem={problem('late_policy')}
-            className="muscode-Editor-lateMode"
-            value={form.lateMode}
-            onValue={v => set('lateMode', v as LateMode)}
-          >
-            {c => (
-              <select {...c}>
-                <option value="accept">{trans.__('Accept, marked late')}</option>
-                <option value="penalty">{trans.__('Penalty per day late')}</option>
-                <option value="no_credit">{trans.__('No credit')}</option>
-              </select>
-            )}
-          </TextField>
-          {form.lateMode === 'penalty' && (
-            <TextField
-              label={trans.__('Penalty per day (%)')}
-              problem={problem('late_policy.penalty_per_day')}
-              className="muscode-Editor-penalty"
-              value={form.penaltyPerDay}
-              onValue={v => set('penaltyPerDay', v)}
-            >
-              {c => <input {...c} type="number" min={0} max={100} step="any" />}
-            </TextField>
-          )}
-          <label className="muscode-Check-label muscode-Editor-published">
-            <input
-              type="checkbox"
-              checked={form.published}
-              onChange={e => set('published', e.currentTarget.checked)}
-            />
-            {trans.__('Published (students see it)')}
-          </label>
-        </div>
+        <SettingsFields
+          trans={trans}
+          form={form}
+          languages={languages}
+          set={set}
+          problem={problem}
+        />
         <NotebookSource
           trans={trans}
           form={form}
@@ -360,170 +278,39 @@ export function AssignmentEditor(props: {
           onChange={patch => setForm(f => ({ ...f, ...patch }))}
         />
 
-        <ListEditor
-          className="muscode-Editor-files"
-          legend={trans.__('Starter files')}
-          empty={trans.__('None: students start with an empty project.')}
-          items={form.starterFiles}
+        <FilesField
+          trans={trans}
+          kind="starter"
+          files={form.starterFiles}
           onChange={files => set('starterFiles', files)}
-          removeClassName="muscode-Editor-removeFile"
-          removeLabel={(f, i) => trans.__('Remove file %1', f.path || String(i + 1))}
-          addClassName="muscode-Editor-addFile"
-          addLabel={trans.__('Add a starter file')}
-          onAdd={() => {
+          problem={problem}
+          newPath={() => {
             const ext = ctx.catalog().byId(form.language)?.extensions[0] ?? '.txt';
             const name = form.language === 'java' ? `Main${ext}` : `main${ext}`;
-            const taken = form.starterFiles.some(f => f.path === name);
-            set('starterFiles', [...form.starterFiles, { path: taken ? '' : name, content: '' }]);
+            return form.starterFiles.some(f => f.path === name) ? '' : name;
           }}
-        >
-          {(f, update, i) => (
-            <>
-              <TextField
-                label={trans.__('Path')}
-                problem={problem(`starter_files[${i}].path`)}
-                className="muscode-Editor-filePath"
-                value={f.path}
-                onValue={path => update({ path })}
-              >
-                {c => <input {...c} type="text" />}
-              </TextField>
-              <TextField
-                label={trans.__('Content')}
-                problem={problem(`starter_files[${i}].content`)}
-                className="muscode-Editor-fileContent muscode-Code"
-                value={f.content}
-                onValue={content => update({ content })}
-              >
-                {c => <textarea {...c} rows={5} spellCheck={false} />}
-              </TextField>
-            </>
-          )}
-        </ListEditor>
+        />
 
         {form.format !== 'nbgrader' && (
           <>
-            <ListEditor
-              className="muscode-Editor-tests"
-              legend={trans.__(
-                'Tests (%1, %2 in all)',
-                trans._n('%1 test', '%1 tests', form.tests.length, String(form.tests.length)),
-                pointsText(trans, formMaxScore(form))
-              )}
-              empty={trans.__('No tests yet: a submission scores 0 of 0.')}
-              items={form.tests}
+            <TestsField
+              trans={trans}
+              tests={form.tests}
+              maxScore={formMaxScore(form)}
               onChange={tests => set('tests', tests)}
-              itemClassName="muscode-Editor-test"
-              removeClassName="muscode-Editor-removeTest"
-              removeLabel={(t, i) => trans.__('Remove test %1', t.name || String(i + 1))}
-              addClassName="muscode-Editor-addTest"
-              addLabel={trans.__('Add a test')}
-              onAdd={() => set('tests', [...form.tests, emptyTest(form.tests.length + 1)])}
-            >
-              {(t, update, i) => (
-                <>
-                  <div className="muscode-Editor-row">
-                    <TextField
-                      label={trans.__('Test name')}
-                      problem={problem(`tests[${i}].name`)}
-                      className="muscode-Editor-testName"
-                      value={t.name}
-                      onValue={name => update({ name })}
-                    >
-                      {c => <input {...c} type="text" maxLength={255} />}
-                    </TextField>
-                    <TextField
-                      label={trans.__('Points')}
-                      problem={problem(`tests[${i}].points`)}
-                      className="muscode-Editor-testPoints"
-                      value={t.points}
-                      onValue={points => update({ points })}
-                    >
-                      {c => <input {...c} type="number" min={0} step="any" />}
-                    </TextField>
-                    <label className="muscode-Check-label">
-                      <input
-                        type="checkbox"
-                        className="muscode-Editor-testHidden"
-                        checked={t.hidden}
-                        onChange={e => update({ hidden: e.currentTarget.checked })}
-                      />
-                      {trans.__('Hidden (students see pass/fail only)')}
-                    </label>
-                  </div>
-                  <div className="muscode-Editor-row">
-                    <TextField
-                      label={trans.__('Input (stdin)')}
-                      problem={problem(`tests[${i}].stdin`)}
-                      className="muscode-Editor-testStdin muscode-Code"
-                      value={t.stdin}
-                      onValue={stdin => update({ stdin })}
-                    >
-                      {c => <textarea {...c} rows={3} spellCheck={false} />}
-                    </TextField>
-                    <TextField
-                      label={trans.__('Expected output')}
-                      problem={problem(`tests[${i}].expected_output`)}
-                      className="muscode-Editor-testExpected muscode-Code"
-                      value={t.expected_output}
-                      onValue={expected_output => update({ expected_output })}
-                    >
-                      {c => <textarea {...c} rows={3} spellCheck={false} />}
-                    </TextField>
-                  </div>
-                  <CompareFields
-                    trans={trans}
-                    test={t}
-                    update={update}
-                    problem={problem}
-                    index={i}
-                  />
-                </>
-              )}
-            </ListEditor>
-
-            <ListEditor
-              className="muscode-Editor-reference"
-              legend={trans.__('Reference solution (staff only; students never see it)')}
-              empty={trans.__('None: add the files of a solution to check the tests against.')}
-              items={form.referenceFiles}
+              problem={problem}
+            />
+            <FilesField
+              trans={trans}
+              kind="reference"
+              files={form.referenceFiles}
               onChange={files => set('referenceFiles', files)}
-              removeClassName="muscode-Editor-removeReference"
-              removeLabel={(f, i) => trans.__('Remove reference file %1', f.path || String(i + 1))}
-              addClassName="muscode-Editor-addReference"
-              addLabel={trans.__('Add a reference file')}
-              onAdd={() => {
+              problem={problem}
+              newPath={() => {
                 const first = form.starterFiles[0]?.path;
-                const taken = form.referenceFiles.some(f => f.path === first);
-                set('referenceFiles', [
-                  ...form.referenceFiles,
-                  { path: first && !taken ? first : '', content: '' }
-                ]);
+                return first && !form.referenceFiles.some(f => f.path === first) ? first : '';
               }}
-            >
-              {(f, update, i) => (
-                <>
-                  <TextField
-                    label={trans.__('Reference path')}
-                    problem={problem(`reference_files[${i}].path`)}
-                    className="muscode-Editor-referencePath"
-                    value={f.path}
-                    onValue={path => update({ path })}
-                  >
-                    {c => <input {...c} type="text" />}
-                  </TextField>
-                  <TextField
-                    label={trans.__('Reference content')}
-                    problem={problem(`reference_files[${i}].content`)}
-                    className="muscode-Editor-referenceContent muscode-Code"
-                    value={f.content}
-                    onValue={content => update({ content })}
-                  >
-                    {c => <textarea {...c} rows={5} spellCheck={false} />}
-                  </TextField>
-                </>
-              )}
-            </ListEditor>
+            />
           </>
         )}
         {verification && <VerificationResult trans={trans} verification={verification} />}

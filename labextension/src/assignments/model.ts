@@ -99,13 +99,19 @@ export function studentTest(t: SubmissionTest): SubmissionTest {
   if (!t.hidden) {
     return t;
   }
-  return {
+  const shown: SubmissionTest & { notebook?: string | null } = {
     name: t.name,
     hidden: true,
     points: t.points,
     points_awarded: t.points_awarded,
     passed: t.passed
   };
+  // a notebook's cell keeps the notebook it is in (an assignment of several)
+  const notebook = (t as { notebook?: string | null }).notebook;
+  if (notebook) {
+    shown.notebook = notebook;
+  }
+  return shown;
 }
 
 // -- staff: submissions and grades ---------------------------------------------------

@@ -1,7 +1,8 @@
 /**
  * Notebook (nbgrader) assignments in the assignment views: the format and the import
- * of the source notebook in the editor, its graded cells read-only, and a notebook
- * submission's manually graded cells (scored by staff, shown to the student).
+ * of the source notebooks in the editor, their graded cells read-only, and a notebook
+ * submission's manually graded cells (scored by staff, shown to the student); cells
+ * grouped by notebook when an assignment has several.
  */
 import { TranslationBundle } from '@jupyterlab/translation';
 import * as React from 'react';
@@ -16,12 +17,23 @@ import type {
   Submission
 } from '../types';
 import { Field } from './fields';
-import { formatPoints, IAssignmentForm, scoreText, withSourceNotebook } from './model';
+import { formatPoints, IAssignmentForm, scoreText } from './model';
+import {
+  byNotebook,
+  cellKey,
+  INotebookCell,
+  isNotebook,
+  manualScoreKey,
+  manualScores,
+  notebookPaths,
+  withSourceNotebooks
+} from './nbmodel';
 import { ErrorBox, Note, pointsText, TableHead } from './parts';
 
 /**
  * The editor's format choice; for a notebook assignment the import of its nbgrader
- * source notebook and (once saved) its graded cells. The format is fixed once created.
+ * source notebooks (several at once) and (once saved) their graded cells. The format
+ * is fixed once created.
  */
 export function NotebookSource(props: {
   trans: TranslationBundle;
@@ -35,19 +47,21 @@ export function NotebookSource(props: {
   const notebook = form.format === 'nbgrader';
 
   const read = async (input: HTMLInputElement) => {
-    const file = input.files?.[0];
-    if (!file) {
-      return;
+    const files = [...(input.files ?? [])];
+    const others = files.filter(f => !isNotebook(f.name)).map(f => f.name);
+    setProblem(
+      others.length
+        ? trans.__('Not notebooks, left out: %1. Choose .ipynb files.', others.join(', '))
+        : ''
+    );
+    const notebooks = await Promise.all(
+      files
+        .filter(f => isNotebook(f.name))
+        .map(async f => ({ path: f.name, content: await f.text() }))
+    );
+    if (notebooks.length) {
+      onChange({ starterFiles: withSourceNotebooks(form.starterFiles, notebooks) });
     }
-    if (!file.name.endsWith('.ipynb')) {
-      setProblem(trans.__('%1 is not a notebook: choose an .ipynb file.', file.name));
-      return;
-    }
-    setProblem('');
-    const content = await file.text();
-    onChange({
-      starterFiles: withSourceNotebook(form.starterFiles, { path: file.name, content })
-    });
   };
 
   return (
@@ -74,7 +88,7 @@ export function NotebookSource(props: {
       {notebook && (
         <>
           <Field
-            label={trans.__('Source notebook (nbgrader; becomes a starter file)')}
+            label={trans.__('Source notebooks (nbgrader; each becomes a starter file)')}
             problem={problem || undefined}
           >
             {ids => (
@@ -82,6 +96,7 @@ export function NotebookSource(props: {
                 {...ids}
                 type="file"
                 accept=".ipynb"
+                multiple
                 className="muscode-Editor-notebookFile"
                 onChange={e => void read(e.currentTarget)}
               />
@@ -99,35 +114,71 @@ export function NotebookSource(props: {
   );
 }
 
+/**
+ * Table rows of cells, in one body; of cells of several notebooks, one body per
+ * notebook headed by its path. A cell without `notebook` is `fallback`'s.
+ */
+export function NotebookRows<T extends INotebookCell>(props: {
+  cells: T[];
+  /** The table's number of columns. */
+  columns: number;
+  row: (cell: T) => JSX.Element;
+  fallback?: string;
+}): JSX.Element {
+  const groups = byNotebook(props.cells, props.fallback);
+  if (groups.length <= 1) {
+    return <tbody>{props.cells.map(props.row)}</tbody>;
+  }
+  return (
+    <>
+      {groups.map(g => (
+        <tbody key={g.notebook} data-notebook={g.notebook}>
+          <tr className="muscode-NotebookGroup">
+            <th colSpan={props.columns} scope="rowgroup">
+              {g.notebook}
+            </th>
+          </tr>
+          {g.cells.map(props.row)}
+        </tbody>
+      ))}
+    </>
+  );
+}
+
+type GradedCell = INotebookCell & { points: number; kind: 'auto' | 'manual'; hidden?: boolean };
+
 /** A notebook assignment's graded cells as the server read them (read-only). */
 export function NotebookCells(props: {
   trans: TranslationBundle;
   assignment: Assignment;
 }): JSX.Element {
   const { trans, assignment: a } = props;
-  const manual = a.manual ?? [];
+  const cells: GradedCell[] = [
+    ...a.tests.map(t => ({ ...t, points: t.points ?? 0, kind: 'auto' as const })),
+    ...(a.manual ?? []).map(m => ({ ...m, kind: 'manual' as const }))
+  ];
   return (
     <table className="muscode-Table muscode-Editor-cells">
       <caption>{trans.__('Graded cells (%1 points in all)', formatPoints(a.max_score))}</caption>
       <TableHead columns={[trans.__('Cell'), trans.__('Graded'), trans.__('Points')]} />
-      <tbody>
-        {a.tests.map(t => (
-          <tr key={t.name} data-cell={t.name} data-kind="auto">
-            <td>{t.name}</td>
+      <NotebookRows
+        cells={cells}
+        columns={3}
+        fallback={notebookPaths(a.starter_files)[0]}
+        row={c => (
+          <tr key={cellKey(c)} data-cell={c.name} data-kind={c.kind}>
+            <td>{c.name}</td>
             <td>
-              {t.hidden ? trans.__('automatically (hidden tests)') : trans.__('automatically')}
+              {c.kind === 'manual'
+                ? trans.__('by hand')
+                : c.hidden
+                  ? trans.__('automatically (hidden tests)')
+                  : trans.__('automatically')}
             </td>
-            <td>{formatPoints(t.points ?? 0)}</td>
+            <td>{formatPoints(c.points)}</td>
           </tr>
-        ))}
-        {manual.map(m => (
-          <tr key={m.name} data-cell={m.name} data-kind="manual">
-            <td>{m.name}</td>
-            <td>{trans.__('by hand')}</td>
-            <td>{formatPoints(m.points)}</td>
-          </tr>
-        ))}
-      </tbody>
+        )}
+      />
     </table>
   );
 }
@@ -202,15 +253,17 @@ export function ManualCells(props: { trans: TranslationBundle; cells: ManualCell
   return (
     <table className="muscode-Table muscode-Submission-manual">
       <TableHead columns={[trans.__('Cell'), trans.__('Graded'), trans.__('Points')]} />
-      <tbody>
-        {props.cells.map(m => (
-          <tr key={m.name} data-cell={m.name}>
+      <NotebookRows
+        cells={props.cells}
+        columns={3}
+        row={m => (
+          <tr key={cellKey(m)} data-cell={m.name}>
             <td>{m.name}</td>
             <td>{trans.__('graded by your teacher')}</td>
             <td className="muscode-Submission-manualScore">{manualScoreText(trans, m)}</td>
           </tr>
-        ))}
-      </tbody>
+        )}
+      />
     </table>
   );
 }
@@ -227,25 +280,18 @@ export function ManualGrading(props: {
 }): JSX.Element {
   const { trans, submission: s } = props;
   const cells = s.manual ?? [];
+  // by the key the server reads: "<notebook>:<grade_id>" of a cell with a notebook
   const initial = () =>
-    Object.fromEntries(cells.map(m => [m.name, m.score === null ? '' : String(m.score)]));
+    Object.fromEntries(
+      cells.map(m => [manualScoreKey(m), m.score === null ? '' : String(m.score)])
+    );
   const [values, setValues] = React.useState<Record<string, string>>(initial);
   const [error, setError] = React.useState<string | null>(null);
   const [note, setNote] = React.useState('');
   const [busy, setBusy] = React.useState(false);
 
   const save = async () => {
-    const scores: Record<string, number | null> = {};
-    for (const m of cells) {
-      const text = (values[m.name] ?? '').trim();
-      if (text === '') {
-        if (m.scored_by_staff) {
-          scores[m.name] = null;
-        }
-      } else {
-        scores[m.name] = Number(text);
-      }
-    }
+    const scores = manualScores(cells, values);
     setBusy(true);
     setError(null);
     setNote('');
@@ -276,9 +322,11 @@ export function ManualGrading(props: {
       <Note text={note} />
       <table className="muscode-Table muscode-ManualGrading-cells">
         <TableHead columns={[trans.__('Cell'), trans.__('Answer'), trans.__('Points')]} />
-        <tbody>
-          {cells.map(m => (
-            <tr key={m.name} data-cell={m.name}>
+        <NotebookRows
+          cells={cells}
+          columns={3}
+          row={m => (
+            <tr key={cellKey(m)} data-cell={m.name}>
               <td>{m.name}</td>
               <td>
                 {m.answer ? (
@@ -291,7 +339,13 @@ export function ManualGrading(props: {
                 )}
               </td>
               <td>
-                <Field label={trans.__('Points for %1 (0 to %2)', m.name, formatPoints(m.points))}>
+                <Field
+                  label={trans.__(
+                    'Points for %1 (0 to %2)',
+                    manualScoreKey(m),
+                    formatPoints(m.points)
+                  )}
+                >
                   {ids => (
                     <input
                       {...ids}
@@ -300,18 +354,18 @@ export function ManualGrading(props: {
                       min={0}
                       max={m.points}
                       step="any"
-                      value={values[m.name] ?? ''}
+                      value={values[manualScoreKey(m)] ?? ''}
                       onChange={e => {
                         const value = e.currentTarget.value;
-                        setValues(v => ({ ...v, [m.name]: value }));
+                        setValues(v => ({ ...v, [manualScoreKey(m)]: value }));
                       }}
                     />
                   )}
                 </Field>
               </td>
             </tr>
-          ))}
-        </tbody>
+          )}
+        />
       </table>
       <button
         type="button"

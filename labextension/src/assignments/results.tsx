@@ -9,7 +9,8 @@ import { formatDuration, formatMemory } from '../run/output';
 import { verdictLabel } from '../run/verdict';
 import type { Assignment, Execution, Submission, SubmissionTest } from '../types';
 import { formatPoints, scoreText, studentTest } from './model';
-import { ManualCells, NotebookCheck } from './notebook';
+import { ManualCells, NotebookCheck, NotebookRows } from './notebook';
+import { cellKey } from './nbmodel';
 import { lateText, TableHead } from './parts';
 
 /**
@@ -131,7 +132,10 @@ export function CheckResults(props: {
   );
 }
 
-/** The tests of a submission; `asStudent` shows hidden tests as pass/fail only. */
+/**
+ * The tests of a submission, grouped by notebook when they are cells of several;
+ * `asStudent` shows hidden tests as pass/fail only.
+ */
 export function SubmissionTests(props: {
   trans: TranslationBundle;
   tests: SubmissionTest[];
@@ -144,14 +148,16 @@ export function SubmissionTests(props: {
       <TableHead
         columns={[trans.__('Test'), trans.__('Result'), trans.__('Points'), trans.__('Details')]}
       />
-      <tbody>
-        {tests.map(t => {
+      <NotebookRows
+        cells={tests}
+        columns={4}
+        row={t => {
           const result = t.passed ? trans.__('Passed') : trans.__('Failed');
           const detail =
             t.verdict !== undefined && !t.passed ? ` (${verdictLabel(trans, t.verdict)})` : '';
           return (
             <tr
-              key={t.name}
+              key={cellKey(t)}
               data-test={t.name}
               data-hidden={t.hidden ? 'true' : 'false'}
               className={t.passed ? 'muscode-mod-passed' : 'muscode-mod-failed'}
@@ -184,8 +190,8 @@ export function SubmissionTests(props: {
               </td>
             </tr>
           );
-        })}
-      </tbody>
+        }}
+      />
     </table>
   );
 }

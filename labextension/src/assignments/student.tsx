@@ -11,7 +11,8 @@ import { confirm } from '../ui/dialogs';
 import { useSignal } from '../ui/react';
 import type { IAssignmentContext } from './context';
 import { fetchWithSubmissions, useResource, useSubmissionNotices } from './hooks';
-import { formatPoints, isPastDue, scoreText, studentStatus, visibleTests } from './model';
+import { isPastDue, scoreText, studentStatus, visibleTests } from './model';
+import { testsFact } from './nbmodel';
 import {
   dueText,
   ErrorBox,
@@ -127,7 +128,8 @@ export function StudentAssignment(props: {
       : Math.max(0, a.max_attempts - progress.attempts);
   const pastDue = isPastDue(a);
   const visible = visibleTests(a);
-  const hiddenCount = a.tests.length - visible.length;
+  // a notebook assignment's tests are its graded cells
+  const facts = testsFact(trans, a);
   const latest = progress.latest;
   const bestText = progress.best
     ? scoreText(progress.best.score, progress.best.max_score)
@@ -272,15 +274,8 @@ export function StudentAssignment(props: {
             </dd>
           </div>
           <div>
-            <dt>{trans.__('Tests')}</dt>
-            <dd>
-              {trans.__(
-                '%1 visible, %2 hidden; %3 points',
-                String(visible.length),
-                String(hiddenCount),
-                formatPoints(a.max_score)
-              )}
-            </dd>
+            <dt>{facts.term}</dt>
+            <dd className="muscode-Assignment-tests">{facts.text}</dd>
           </div>
         </dl>
         {a.due_at && <p className="muscode-Assignment-latePolicy">{latePolicyText(trans, a)}</p>}

@@ -1,15 +1,15 @@
 /**
  * The notebook-run plugin: "Run in sandbox" on notebooks of the MUSCode drive (a
- * toolbar button, a command, the palette), the running cell and Stop in the
- * notebook's toolbar, and the executed copy beside the notebook.
+ * toolbar button, a command, the palette), the running cell and Stop in a strip
+ * above the notebook, and the executed copy beside the notebook.
  */
 import { JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyterlab/application';
-import { ICommandPalette, ToolbarButton } from '@jupyterlab/apputils';
+import { ICommandPalette, MainAreaWidget, ToolbarButton } from '@jupyterlab/apputils';
 import { IDocumentManager } from '@jupyterlab/docmanager';
 import { DocumentRegistry, IDocumentWidget } from '@jupyterlab/docregistry';
 import { IRenderMimeRegistry } from '@jupyterlab/rendermime';
 import { ITranslator, nullTranslator } from '@jupyterlab/translation';
-import { runIcon, stopIcon } from '@jupyterlab/ui-components';
+import { runIcon, stopIcon, Toolbar } from '@jupyterlab/ui-components';
 import { DisposableDelegate, IDisposable } from '@lumino/disposable';
 import { Widget } from '@lumino/widgets';
 
@@ -96,12 +96,21 @@ export const notebookRunPlugin: JupyterFrontEndPlugin<void> = {
         const progress = new Widget();
         progress.addClass('muscode-NbRunProgress');
         progress.node.setAttribute('role', 'status');
+        // The notebook's toolbar moves the items that do not fit into its "more" menu,
+        // as it does when the executed copy opens beside the notebook: the progress
+        // and Stop live in a toolbar of their own above the notebook, which does not.
+        const strip = new Toolbar();
+        strip.addClass('muscode-NbRunStrip');
+        strip.node.setAttribute('aria-label', trans.__('Run in sandbox'));
+        strip.addItem('muscode-nbrun-progress', progress);
+        strip.addItem('muscode-nbrun-stop', stop);
         const update = () => {
           const here = runner.onDrive;
           button.setHidden(!here);
           button.enabled = !runner.model.running;
           stop.setHidden(!here || !runner.session.canStop);
           progress.setHidden(!here || runner.model.phase === 'idle');
+          strip.setHidden(progress.isHidden && stop.isHidden);
           progress.node.dataset.phase = runner.model.phase;
           const verdict = runner.model.result?.verdict;
           progress.node.dataset.verdict = verdict ?? '';
@@ -113,8 +122,11 @@ export const notebookRunPlugin: JupyterFrontEndPlugin<void> = {
         runner.session.stateChanged.connect(update);
         widget.context.pathChanged.connect(update);
         widget.toolbar.insertItem(0, 'muscode-nbrun', button);
-        widget.toolbar.insertItem(1, 'muscode-nbrun-stop', stop);
-        widget.toolbar.insertItem(2, 'muscode-nbrun-progress', progress);
+        if (widget instanceof MainAreaWidget) {
+          widget.contentHeader.addWidget(strip);
+        } else {
+          widget.toolbar.insertItem(1, 'muscode-nbrun-strip', strip);
+        }
         update();
         widget.disposed.connect(() => runners.delete(widget));
         return new DisposableDelegate(() => {
@@ -126,6 +138,7 @@ export const notebookRunPlugin: JupyterFrontEndPlugin<void> = {
           button.dispose();
           stop.dispose();
           progress.dispose();
+          strip.dispose();
         });
       }
     };

@@ -259,6 +259,12 @@ def _first_hidden(record: SourceRecord, executed: Mapping[str, Any]) -> int:
     )
 
 
+def _reached(first: int, result: Mapping[str, Any] | None) -> bool:
+    """Did the run start cell ``first`` (it ran, or was stopped while running)?"""
+    cells = (result or {}).get("cells") or []
+    return any(c.get("index") == first and c.get("status") != "not_run" for c in cells)
+
+
 def release_hold_ms(
     a: Assignment,
     result: Mapping[str, Any] | None,
@@ -319,6 +325,9 @@ def score_run(
     # such cells show their student name, points and pass/fail only.
     order = [md.grade_id_of(c) for c in executed.get("cells", [])]
     first_hidden = _first_hidden(record, executed)
+    # A run that stopped from there on may have stopped on what it saw of a hidden test:
+    # its student is not told which limit (views.submission_json).
+    stopped_after_hidden = failure is not None and _reached(first_hidden, result)
     results = []
     for t in scored.tests:
         cell = by_id.get(t.grade_id) or {}
@@ -333,6 +342,7 @@ def score_run(
                 "message": t.message,
                 "output": _output_text(cell),
                 "student_detail": not t.hidden and position < first_hidden,
+                "stopped_after_hidden": stopped_after_hidden,
             }
         )
     manual = [

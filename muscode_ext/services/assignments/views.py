@@ -17,6 +17,7 @@ from datetime import datetime
 from typing import Any
 
 from ...execution.compare import DEFAULT_COMPARE
+from ...execution.verdicts import RUNTIME_ERROR
 from ...store import Assignment, Submission
 from ...store.models import utcnow
 from ..views import iso
@@ -118,6 +119,30 @@ def assignment_json(
 
 
 _STUDENT_TEST_FIELDS = ("name", "hidden", "points", "points_awarded", "passed")
+# Marks of a notebook's test results for these views only, never shown.
+_MARKS = ("student_detail", "stopped_after_hidden")
+# What its student is told of a notebook that stopped (a limit, the kernel died) from
+# its first hidden test cell on: which limit could depend on the hidden test's input.
+STOPPED_VERDICT = RUNTIME_ERROR
+STOPPED_MESSAGE = "The notebook did not finish running"
+
+
+def _stopped_after_hidden(sub: Submission) -> bool:
+    """Did ``sub``'s notebook stop (no test scores) from its first hidden test cell on?"""
+    return any(t.get("stopped_after_hidden") for t in sub.results or [])
+
+
+def _student_message(sub: Submission) -> str | None:
+    """The submission's message as its student sees it: not the limit a notebook hit
+    from its first hidden test cell on."""
+    if not _stopped_after_hidden(sub):
+        return sub.message
+    message = (
+        f"{STOPPED_MESSAGE}, so no test scores: make it run from top to bottom, then submit again."
+    )
+    if sub.manual:
+        message += f" {len(sub.manual)} cell(s) are graded by staff."
+    return message
 
 
 def _detailed(t: dict[str, Any]) -> bool:
@@ -130,11 +155,15 @@ def _detailed(t: dict[str, Any]) -> bool:
 
 def _student_test(t: dict[str, Any]) -> dict[str, Any]:
     """A test's result as its student sees it: name, points and pass/fail only unless
-    :func:`_detailed`."""
+    :func:`_detailed`; of a notebook stopped from its first hidden test cell on, not
+    which limit it hit."""
     if not _detailed(t):
         # A notebook assignment's cells also name their notebook (not in older results).
         return {k: t[k] for k in (*_STUDENT_TEST_FIELDS, "notebook") if k in t}
-    return {k: v for k, v in t.items() if k != "student_detail"}
+    out = {k: v for k, v in t.items() if k not in _MARKS}
+    if t.get("stopped_after_hidden"):
+        out |= {"verdict": STOPPED_VERDICT, "message": STOPPED_MESSAGE.lower()}
+    return out
 
 
 def manual_json(sub: Submission, *, staff: bool) -> list[dict[str, Any]]:
@@ -159,6 +188,12 @@ def manual_json(sub: Submission, *, staff: bool) -> list[dict[str, Any]]:
     return out
 
 
+def _student_verdict(sub: Submission) -> str | None:
+    if _stopped_after_hidden(sub):
+        return STOPPED_VERDICT
+    return student_verdict(sub.verdict, sub.results)
+
+
 def submission_json(sub: Submission, *, staff: bool) -> dict[str, Any]:
     """A submission: everything for staff; for its student, once released, hidden
     tests' results reduced to pass/fail and points and the verdict they may see, and
@@ -167,7 +202,7 @@ def submission_json(sub: Submission, *, staff: bool) -> dict[str, Any]:
     tests = []
     for t in (sub.results or []) if shown else []:
         if staff:
-            tests.append({k: v for k, v in t.items() if k != "student_detail"})
+            tests.append({k: v for k, v in t.items() if k not in _MARKS})
         else:
             tests.append(_student_test(t))
     override = None
@@ -191,10 +226,8 @@ def submission_json(sub: Submission, *, staff: bool) -> dict[str, Any]:
         "late": sub.late,
         "days_late": sub.days_late,
         "status": sub.status if staff else (GRADED if shown else GRADING),
-        "verdict": sub.verdict
-        if staff
-        else (student_verdict(sub.verdict, sub.results) if shown else None),
-        "message": sub.message if shown else None,
+        "verdict": sub.verdict if staff else (_student_verdict(sub) if shown else None),
+        "message": (sub.message if staff else _student_message(sub)) if shown else None,
         "compile_output": sub.compile_output if shown else None,
         "raw_score": sub.raw_score if shown else None,
         "score": sub.score if shown else None,
@@ -223,9 +256,10 @@ def gradescope_json(sub: Submission, *, staff: bool) -> dict[str, Any]:
             "visibility": "hidden" if t["hidden"] else "visible",
         }
         if staff or _detailed(t):
-            entry["output"] = t.get("message") or (t.get("verdict") or "")
+            shown = t if staff else _student_test(t)
+            entry["output"] = shown.get("message") or (shown.get("verdict") or "")
         tests.append(entry)
-    output = sub.message or ""
+    output = (sub.message if staff else _student_message(sub)) or ""
     if sub.override_score is not None and sub.override_comment:
         output = f"{output}\n{sub.override_comment}".strip()
     return {
