@@ -165,15 +165,17 @@ class Grading:
             if a is None:
                 return
             own = None
-            if sub.status == GRADED or any(r.status != RunStatus.DONE for r in runs):
-                # Not the run that scores it (another of its notebooks' runs does, or
-                # did, or a reader did): a notebook's run still holds its worker until
-                # its own part of the grade would be released.
+            if not _finishes(row, runs):
+                # Not the run that ends the grading (another of its notebooks' runs
+                # does): it still holds its worker until its own part of the grade would
+                # be released.
                 if a.format != nbgrader.NBGRADER or sub.regraded_by:
                     return
                 own = run_release(a, row)
-            else:
+            elif sub.status != GRADED:
                 apply_score(sub, a, runs)
+            # else a reader scored it first (:func:`score_finished`): this run still
+            # holds its worker until the release and tells the student, as if it had.
             regraded_by = sub.regraded_by
             progress = await grading_progress(s, a) if regraded_by else None
             notice = {
@@ -393,6 +395,16 @@ async def score_finished(s: AsyncSession, assignment_id: str, student: str | Non
         if all(r.status == RunStatus.DONE for r in runs):
             apply_score(sub, a, runs)
     await s.flush()
+
+
+def _finishes(row: Execution, runs: Sequence[Execution]) -> bool:
+    """Whether ``row`` is the grading run whose end completes its grading: all of
+    ``runs`` are done and it finished last (ties broken by id), so that one hook, and
+    only one, scores the submission and tells its student."""
+    if any(r.status != RunStatus.DONE for r in runs):
+        return False
+    last = max(runs, key=lambda r: (r.finished_at.timestamp() if r.finished_at else 0.0, r.id))
+    return last.id == row.id
 
 
 async def grading_runs(s: AsyncSession, sub: Submission) -> list[Execution]:
