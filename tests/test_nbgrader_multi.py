@@ -164,7 +164,8 @@ def test_each_notebook_is_checked_and_grade_ids_are_per_notebook() -> None:
     with pytest.raises(Invalid) as none:
         nbgrader.check_starter_files([intro])
     assert none.value.reason == "invalid_nbgrader_notebook"
-    # A grade_id twice in one notebook is refused, naming the notebook and the cell.
+    # A grade_id twice in one notebook is refused, naming the notebook and the cell
+    # (numbered from 1).
     broken = sources()[TWO]
     broken["cells"][2]["metadata"]["nbgrader"]["grade_id"] = "q1"
     files = starter()
@@ -173,7 +174,7 @@ def test_each_notebook_is_checked_and_grade_ids_are_per_notebook() -> None:
         nbgrader.check_starter_files(files)
     assert err.value.reason == "invalid_nbgrader_notebook"
     messages = [e["message"] for e in err.value.errors or []]
-    assert any(m.startswith(f"{TWO}: cell 2") and "also used by cell 1" in m for m in messages)
+    assert any(m.startswith(f"{TWO}: cell 3") and "also used by cell 2" in m for m in messages)
     assert err.value.errors and err.value.errors[0]["field"] == "starter_files[1].content"
 
 
