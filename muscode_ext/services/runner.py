@@ -27,6 +27,7 @@ from ..execution.compare import expected_output
 from ..execution.engine import TestCase, execute
 from ..execution.languages import Language
 from ..store import Database, Execution
+from ..store.models import utcnow
 from . import run_status
 from .callbacks import CallbackSender
 from .notebook_worker import run_notebook_job
@@ -160,7 +161,10 @@ class ExecutionRunner(LoggingConfigurable):
         cancel = asyncio.Event()
         if isinstance(handoff, Handoff) and handoff.row.id == execution_id and not redelivered:
             row = handoff.row
-            claim = self._claim_handed_over(handoff)
+            if handoff.claim_in_write():
+                claim = _claimed_in_write(handoff)
+            else:
+                claim = self._claim_handed_over(handoff)
             begun = asyncio.ensure_future(self._begin(execution_id, claim, cancel))
         else:
             claimed = await self._claim(execution_id, redelivered=redelivered)
@@ -345,14 +349,39 @@ class ExecutionRunner(LoggingConfigurable):
 @dataclass
 class Handoff:
     """A run passed to the in-process queue with its row; ``written`` (when given) is
-    done once the submitter's write of that row is over, successful or not."""
+    done once the submitter's write of that row is over, successful or not.
+
+    A runner that takes the run before that write has begun claims it in the write
+    (:meth:`claim_in_write`): the row is written ``running``, one transaction instead
+    of an insert and a claim."""
 
     row: Execution
     written: asyncio.Future[None] | None = None
+    #: Set by the submitter as its write of the row begins: the row's values are final.
+    writing: bool = False
+    #: Set by the submitter once the row is stored (before ``written`` is done).
+    stored: bool = False
+
+    def claim_in_write(self) -> bool:
+        """Mark the row ``running`` (one attempt) for the runner that took it, if its
+        write has not begun; False when it has (the runner claims it as usual)."""
+        if self.written is None or self.written.done() or self.writing:
+            return False
+        self.row.status = RunStatus.RUNNING
+        self.row.started_at = utcnow()
+        self.row.attempts = (self.row.attempts or 0) + 1
+        return True
 
 
 async def _ready(row: Execution) -> Execution:
     return row
+
+
+async def _claimed_in_write(handoff: Handoff) -> Execution | None:
+    """The row claimed in its write, once written; None if the write failed."""
+    assert handoff.written is not None
+    await asyncio.wait([handoff.written])
+    return handoff.row if handoff.stored else None
 
 
 def _observe(row: Execution, backend: str) -> None:
