@@ -33,6 +33,7 @@ __all__ = [
     "abandon",
     "cancel",
     "claim",
+    "claim_row",
     "finish",
     "interrupt",
     "requeue",
@@ -67,6 +68,30 @@ async def claim(db: Database, execution_id: str) -> Execution | None:
             )
         )
         return row
+
+
+async def claim_row(db: Database, row: Execution) -> Execution | None:
+    """:func:`claim` of a run whose stored row the caller holds (the in-process queue's
+    hand-over): only what the claim changes is read back, into ``row``; ``row`` itself,
+    or None when the run is not queued."""
+    async with db.session() as s:
+        changed = (
+            await s.execute(
+                update(Execution)
+                .where(Execution.id == row.id, Execution.status == RunStatus.QUEUED)
+                .values(
+                    status=RunStatus.RUNNING,
+                    started_at=utcnow(),
+                    attempts=Execution.attempts + 1,
+                )
+                .returning(Execution.status, Execution.started_at, Execution.attempts)
+                .execution_options(synchronize_session=False)
+            )
+        ).first()
+    if changed is None:
+        return None
+    row.status, row.started_at, row.attempts = changed
+    return row
 
 
 async def take_over(

@@ -259,7 +259,8 @@ class ExecutionRunner(LoggingConfigurable):
         if handoff.written is not None:
             # Whether or not the write worked: the claim finds the row only if it did.
             await asyncio.wait([handoff.written])
-        return await self._claim(handoff.row.id, redelivered=False)
+        # The row is the one stored; the claim reads back only what it changes.
+        return await run_status.claim_row(self.db, handoff.row)
 
     async def _begin(
         self, execution_id: str, claim: Awaitable[Execution | None], cancel: asyncio.Event
