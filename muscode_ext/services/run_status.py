@@ -37,6 +37,7 @@ __all__ = [
     "finish",
     "interrupt",
     "requeue",
+    "stored_as_claimed",
     "take_over",
 ]
 
@@ -91,6 +92,20 @@ async def claim_row(db: Database, row: Execution) -> Execution | None:
     if changed is None:
         return None
     row.status, row.started_at, row.attempts = changed
+    return row
+
+
+async def stored_as_claimed(db: Database, row: Execution) -> Execution | None:
+    """``row``, written already claimed (``running``) by an insert whose end its
+    submitter did not see, if that insert was stored; None if it was not."""
+    async with db.session() as s:
+        stored = (
+            await s.execute(
+                select(Execution.status, Execution.started_at).where(Execution.id == row.id)
+            )
+        ).first()
+    if stored is None or tuple(stored) != (RunStatus.RUNNING, row.started_at):
+        return None
     return row
 
 

@@ -162,7 +162,7 @@ class ExecutionRunner(LoggingConfigurable):
         if isinstance(handoff, Handoff) and handoff.row.id == execution_id and not redelivered:
             row = handoff.row
             if handoff.claim_in_write():
-                claim = _claimed_in_write(handoff)
+                claim = self._claimed_in_write(handoff)
             else:
                 claim = self._claim_handed_over(handoff)
             begun = asyncio.ensure_future(self._begin(execution_id, claim, cancel))
@@ -254,6 +254,16 @@ class ExecutionRunner(LoggingConfigurable):
             claimed_row = await begun
             if claimed_row is not None:
                 await self._store(claimed_row, verdict, message, result, notebook)
+
+    async def _claimed_in_write(self, handoff: Handoff) -> Execution | None:
+        """The row claimed in its write, once written; None if it was not stored."""
+        assert handoff.written is not None
+        await asyncio.wait([handoff.written])
+        if handoff.stored:
+            return handoff.row
+        # The submitter failed or was interrupted during the write: the row is this
+        # runner's if it was stored after all (as written: running, this claim's start).
+        return await run_status.stored_as_claimed(self.db, handoff.row)
 
     async def _claim_handed_over(self, handoff: Handoff) -> Execution | None:
         if handoff.written is not None:
@@ -376,13 +386,6 @@ class Handoff:
 
 async def _ready(row: Execution) -> Execution:
     return row
-
-
-async def _claimed_in_write(handoff: Handoff) -> Execution | None:
-    """The row claimed in its write, once written; None if the write failed."""
-    assert handoff.written is not None
-    await asyncio.wait([handoff.written])
-    return handoff.row if handoff.stored else None
 
 
 def _observe(row: Execution, backend: str) -> None:
