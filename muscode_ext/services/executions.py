@@ -45,7 +45,7 @@ from .run_requests import (
     source_files,
 )
 from .run_status import RunStatus
-from .runner import INTERRUPTED, ExecutionRunner, Handoff, status_notice
+from .runner import INTERRUPTED, ExecutionRunner, Handoff, insert_handed_over, status_notice
 from .views import execution_json
 
 log = logging.getLogger(__name__)
@@ -235,25 +235,14 @@ class ExecutionService:
         runner may start the program meanwhile, but claims the run only once the write
         is over, and shows or stores nothing of it before the claim (a row that was
         never written is never claimed). A hello world answers a few ms sooner. A worker
-        that takes the run before the write begins claims it in the write (the row is
-        stored ``running``): one transaction instead of two.
+        free as the run arrives claims it in the write (see :func:`.runner.insert_handed_over`).
         """
         rows = await self._validate_many(caller, [data])
-        if not self.queue.runs_in_process:
+        if self.queue.runs_in_process:
+            await insert_handed_over(self.db, self.queue, rows[0])
+        else:
             await self._insert(rows)
             await self.enqueue(rows)
-            return execution_json(rows[0])
-        written: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        handoff = Handoff(rows[0], written)
-        await self.queue.put(rows[0].id, handoff=handoff)
-        # One turn of the loop: a worker that was idle takes the run now, before the
-        # write begins, and so claims it in the write.
-        await asyncio.sleep(0)
-        try:
-            await self._insert(rows, handoff)
-            handoff.stored = True
-        finally:
-            written.set_result(None)
         return execution_json(rows[0])
 
     async def submit_batch(self, caller: Caller, runs: list[ExecutionCreate]) -> list[str]:
@@ -286,12 +275,8 @@ class ExecutionService:
         await self.admit(caller, len(rows))
         return rows
 
-    async def _insert(self, rows: list[Execution], handoff: Handoff | None = None) -> None:
+    async def _insert(self, rows: list[Execution]) -> None:
         async with self.db.session() as s:
-            if handoff is not None:
-                # From here on the row is as it will be written: a worker that takes it
-                # now claims it with an UPDATE (before that, in this very insert).
-                handoff.writing = True
             s.add_all(rows)
 
     async def admit(self, caller: Caller, count: int, lane: Lane = INTERACTIVE) -> None:

@@ -26,6 +26,7 @@ from ..execution.base import Job, Limits, Sandbox, SandboxUnavailable, SourceFil
 from ..execution.compare import expected_output
 from ..execution.engine import TestCase, execute
 from ..execution.languages import Language
+from ..queue import Queue
 from ..store import Database, Execution
 from ..store.models import utcnow
 from . import run_status
@@ -382,6 +383,27 @@ class Handoff:
         self.row.started_at = utcnow()
         self.row.attempts = (self.row.attempts or 0) + 1
         return True
+
+
+async def insert_handed_over(db: Database, queue: Queue, row: Execution) -> None:
+    """Queue ``row`` (in-process: with a :class:`Handoff`) while it is inserted.
+
+    A worker that was idle takes the run in the loop's next turn, before the insert
+    begins, and so claims it in the insert: the row is stored ``running``, one
+    transaction instead of an insert and a claim."""
+    written: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    handoff = Handoff(row, written)
+    await queue.put(row.id, handoff=handoff)
+    await asyncio.sleep(0)  # that turn (a yield, not a wait)
+    try:
+        async with db.session() as s:
+            # From here on the row is as it will be written: a worker that takes it
+            # now claims it with an UPDATE instead.
+            handoff.writing = True
+            s.add(row)
+        handoff.stored = True
+    finally:
+        written.set_result(None)
 
 
 async def _ready(row: Execution) -> Execution:
