@@ -6,7 +6,7 @@ import asyncio
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from muscode_ext.services.runner import Handoff
 from muscode_ext.store import Execution
@@ -335,3 +335,64 @@ async def test_a_handed_over_run_no_one_may_claim_is_stopped_and_shows_nothing(
 async def test_health_reports_the_executor(api: Any) -> None:
     reply = await api("GET", "health", headers={"Authorization": ""})
     assert reply.json["checks"] == {"database": "ok", "queue": "ok", "executor": "ok"}
+
+
+async def test_a_run_an_idle_worker_takes_is_claimed_in_its_insert(
+    api: Any, jp_serverapp: Any
+) -> None:
+    """A worker free when a run arrives takes it before its row is written: the row is
+    inserted ``running``, and the run's only other write is its result."""
+    app = muscode(jp_serverapp)
+    await run(api, {"language": "python", "source": "print('warm')"})  # workers idle again
+    statements: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if "executions" in statement and statement.split()[0] in ("INSERT", "UPDATE"):
+            statements.append(statement.split()[0])
+
+    engine = app.db.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        done = await run(api, {"language": "python", "source": "print('hi')"})
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    assert (done["status"], done["verdict"], done["stdout"]) == ("done", "accepted", "hi\n")
+    assert statements == ["INSERT", "UPDATE"]
+    async with app.db.session() as s:
+        row = await s.get(Execution, done["id"])
+    assert row is not None and row.attempts == 1
+    assert row.created_at <= row.started_at <= row.finished_at
+
+
+async def test_a_run_claimed_in_a_write_its_submitter_did_not_see_end_still_runs(
+    api: Any, jp_serverapp: Any
+) -> None:
+    """The submitter's insert of a run claimed in it was stored, but the submitter
+    never learnt so (interrupted): the runner finds the row as it wrote it and runs it."""
+    app = muscode(jp_serverapp)
+    first = await run(api, {"language": "python", "source": "print('template')"})
+    async with app.db.session() as s:
+        request = dict((await s.get(Execution, first["id"])).request)
+    row = Execution(
+        id=new_id(),
+        owner="owner",
+        language="python",
+        status="queued",
+        request=request,
+        created_at=utcnow(),
+        attempts=0,
+    )
+    written = asyncio.get_running_loop().create_future()
+    handoff = Handoff(row, written)
+    running = asyncio.ensure_future(app.executions.runner.run(row.id, handoff=handoff))
+    await asyncio.sleep(0)  # the runner takes the run before its write begins
+    assert (row.status, row.attempts) == ("running", 1)
+    async with app.db.session() as s:
+        s.add(row)
+    written.set_result(None)  # "stored" never set
+    await asyncio.wait_for(running, 30)
+    async with app.db.session() as s:
+        after = await s.get(Execution, row.id)
+    assert after is not None
+    assert (after.status, after.verdict, after.attempts) == ("done", "accepted", 1)
+    assert after.result["stdout"] == "template\n"

@@ -45,7 +45,7 @@ from .run_requests import (
     source_files,
 )
 from .run_status import RunStatus
-from .runner import INTERRUPTED, ExecutionRunner, Handoff, status_notice
+from .runner import INTERRUPTED, ExecutionRunner, Handoff, insert_handed_over, status_notice
 from .views import execution_json
 
 log = logging.getLogger(__name__)
@@ -234,19 +234,15 @@ class ExecutionService:
         With the in-process queue the run is queued while its row is written: the
         runner may start the program meanwhile, but claims the run only once the write
         is over, and shows or stores nothing of it before the claim (a row that was
-        never written is never claimed). A hello world answers a few ms sooner.
+        never written is never claimed). A hello world answers a few ms sooner. A worker
+        free as the run arrives claims it in the write (see :func:`.runner.insert_handed_over`).
         """
         rows = await self._validate_many(caller, [data])
-        if not self.queue.runs_in_process:
+        if self.queue.runs_in_process:
+            await insert_handed_over(self.db, self.queue, rows[0])
+        else:
             await self._insert(rows)
             await self.enqueue(rows)
-            return execution_json(rows[0])
-        written: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        await self.queue.put(rows[0].id, handoff=Handoff(rows[0], written))
-        try:
-            await self._insert(rows)
-        finally:
-            written.set_result(None)
         return execution_json(rows[0])
 
     async def submit_batch(self, caller: Caller, runs: list[ExecutionCreate]) -> list[str]:

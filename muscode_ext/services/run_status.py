@@ -33,9 +33,11 @@ __all__ = [
     "abandon",
     "cancel",
     "claim",
+    "claim_row",
     "finish",
     "interrupt",
     "requeue",
+    "stored_as_claimed",
     "take_over",
 ]
 
@@ -67,6 +69,44 @@ async def claim(db: Database, execution_id: str) -> Execution | None:
             )
         )
         return row
+
+
+async def claim_row(db: Database, row: Execution) -> Execution | None:
+    """:func:`claim` of a run whose stored row the caller holds (the in-process queue's
+    hand-over): only what the claim changes is read back, into ``row``; ``row`` itself,
+    or None when the run is not queued."""
+    async with db.session() as s:
+        changed = (
+            await s.execute(
+                update(Execution)
+                .where(Execution.id == row.id, Execution.status == RunStatus.QUEUED)
+                .values(
+                    status=RunStatus.RUNNING,
+                    started_at=utcnow(),
+                    attempts=Execution.attempts + 1,
+                )
+                .returning(Execution.status, Execution.started_at, Execution.attempts)
+                .execution_options(synchronize_session=False)
+            )
+        ).first()
+    if changed is None:
+        return None
+    row.status, row.started_at, row.attempts = changed
+    return row
+
+
+async def stored_as_claimed(db: Database, row: Execution) -> Execution | None:
+    """``row``, written already claimed (``running``) by an insert whose end its
+    submitter did not see, if that insert was stored; None if it was not."""
+    async with db.session() as s:
+        stored = (
+            await s.execute(
+                select(Execution.status, Execution.started_at).where(Execution.id == row.id)
+            )
+        ).first()
+    if stored is None or tuple(stored) != (RunStatus.RUNNING, row.started_at):
+        return None
+    return row
 
 
 async def take_over(

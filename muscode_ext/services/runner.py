@@ -26,7 +26,9 @@ from ..execution.base import Job, Limits, Sandbox, SandboxUnavailable, SourceFil
 from ..execution.compare import expected_output
 from ..execution.engine import TestCase, execute
 from ..execution.languages import Language
+from ..queue import Queue
 from ..store import Database, Execution
+from ..store.models import utcnow
 from . import run_status
 from .callbacks import CallbackSender
 from .notebook_worker import run_notebook_job
@@ -160,7 +162,10 @@ class ExecutionRunner(LoggingConfigurable):
         cancel = asyncio.Event()
         if isinstance(handoff, Handoff) and handoff.row.id == execution_id and not redelivered:
             row = handoff.row
-            claim = self._claim_handed_over(handoff)
+            if handoff.claim_in_write():
+                claim = self._claimed_in_write(handoff)
+            else:
+                claim = self._claim_handed_over(handoff)
             begun = asyncio.ensure_future(self._begin(execution_id, claim, cancel))
         else:
             claimed = await self._claim(execution_id, redelivered=redelivered)
@@ -251,11 +256,22 @@ class ExecutionRunner(LoggingConfigurable):
             if claimed_row is not None:
                 await self._store(claimed_row, verdict, message, result, notebook)
 
+    async def _claimed_in_write(self, handoff: Handoff) -> Execution | None:
+        """The row claimed in its write, once written; None if it was not stored."""
+        assert handoff.written is not None
+        await asyncio.wait([handoff.written])
+        if handoff.stored:
+            return handoff.row
+        # The submitter failed or was interrupted during the write: the row is this
+        # runner's if it was stored after all (as written: running, this claim's start).
+        return await run_status.stored_as_claimed(self.db, handoff.row)
+
     async def _claim_handed_over(self, handoff: Handoff) -> Execution | None:
         if handoff.written is not None:
             # Whether or not the write worked: the claim finds the row only if it did.
             await asyncio.wait([handoff.written])
-        return await self._claim(handoff.row.id, redelivered=False)
+        # The row is the one stored; the claim reads back only what it changes.
+        return await run_status.claim_row(self.db, handoff.row)
 
     async def _begin(
         self, execution_id: str, claim: Awaitable[Execution | None], cancel: asyncio.Event
@@ -345,10 +361,49 @@ class ExecutionRunner(LoggingConfigurable):
 @dataclass
 class Handoff:
     """A run passed to the in-process queue with its row; ``written`` (when given) is
-    done once the submitter's write of that row is over, successful or not."""
+    done once the submitter's write of that row is over, successful or not.
+
+    A runner that takes the run before that write has begun claims it in the write
+    (:meth:`claim_in_write`): the row is written ``running``, one transaction instead
+    of an insert and a claim."""
 
     row: Execution
     written: asyncio.Future[None] | None = None
+    #: Set by the submitter as its write of the row begins: the row's values are final.
+    writing: bool = False
+    #: Set by the submitter once the row is stored (before ``written`` is done).
+    stored: bool = False
+
+    def claim_in_write(self) -> bool:
+        """Mark the row ``running`` (one attempt) for the runner that took it, if its
+        write has not begun; False when it has (the runner claims it as usual)."""
+        if self.written is None or self.written.done() or self.writing:
+            return False
+        self.row.status = RunStatus.RUNNING
+        self.row.started_at = utcnow()
+        self.row.attempts = (self.row.attempts or 0) + 1
+        return True
+
+
+async def insert_handed_over(db: Database, queue: Queue, row: Execution) -> None:
+    """Queue ``row`` (in-process: with a :class:`Handoff`) while it is inserted.
+
+    A worker that was idle takes the run in the loop's next turn, before the insert
+    begins, and so claims it in the insert: the row is stored ``running``, one
+    transaction instead of an insert and a claim."""
+    written: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    handoff = Handoff(row, written)
+    await queue.put(row.id, handoff=handoff)
+    await asyncio.sleep(0)  # that turn (a yield, not a wait)
+    try:
+        async with db.session() as s:
+            # From here on the row is as it will be written: a worker that takes it
+            # now claims it with an UPDATE instead.
+            handoff.writing = True
+            s.add(row)
+        handoff.stored = True
+    finally:
+        written.set_result(None)
 
 
 async def _ready(row: Execution) -> Execution:

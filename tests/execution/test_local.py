@@ -7,6 +7,7 @@ import errno
 import os
 import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -22,6 +23,7 @@ from muscode_ext.execution import (
 )
 from muscode_ext.execution.box import SANDBOX_UID
 from muscode_ext.execution.local.seccomp import seccomp_filter
+from muscode_ext.execution.local.workdirs import MEMORY_TMP, default_parent, is_tmpfs
 from muscode_ext.execution.programs import heap_mb_for, manages_own_heap
 
 from .conftest import IN_CI, unavailable
@@ -111,6 +113,7 @@ def test_default_work_root_is_private_and_removed_on_stop() -> None:
         await sandbox.start()
         root = sandbox.job_root
         assert root is not None and root.is_dir()
+        assert root.parent == default_parent()
         assert root.stat().st_mode & 0o007 == 0  # nothing for other host users
         result = await execute(sandbox, PY_JOB, limits=Limits())
         assert result.verdict == "accepted", result
@@ -118,6 +121,16 @@ def test_default_work_root_is_private_and_removed_on_stop() -> None:
         return root
 
     assert not asyncio.run(scenario()).exists()
+
+
+def test_the_default_work_root_is_in_memory_when_there_is_room(tmp_path: Path) -> None:
+    if not is_tmpfs(MEMORY_TMP) or not os.access(MEMORY_TMP, os.W_OK):
+        pytest.skip(f"{MEMORY_TMP} is not a writable tmpfs here")
+    assert default_parent(MEMORY_TMP, min_free=0) == Path(MEMORY_TMP)
+    # Too small (a container's 64 MiB /dev/shm, say), or not a tmpfs: the temp dir.
+    assert default_parent(MEMORY_TMP, min_free=1 << 60) == Path(tempfile.gettempdir())
+    assert default_parent(str(tmp_path), min_free=0) == Path(tempfile.gettempdir())
+    assert default_parent(str(tmp_path / "missing"), min_free=0) == Path(tempfile.gettempdir())
 
 
 def test_cgroups_are_used_when_writable() -> None:

@@ -87,7 +87,9 @@ class LocalSandbox(Sandbox):
         allow_none=True,
         help="""Directory where per-job directories are made; every parent must be
         searchable by uid 65534 when the server runs as root. Empty or None: a private
-        directory under the system temp dir, removed by stop().""",
+        directory, removed by stop(), in /dev/shm when it is a tmpfs with at least 1 GiB
+        free (a job directory is made and removed per run, much cheaper in memory than
+        on disk), else in the system temp dir.""",
     ).tag(config=True)
 
     work_dir_mb = Int(

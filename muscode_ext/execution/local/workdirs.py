@@ -11,6 +11,11 @@ cannot change them.
 Directory names carry the owning server's pid, so that what a server that died without
 cleaning up (SIGKILL, power loss) left behind is removed at the next start, without
 touching what a server still running uses.
+
+Unless configured, the work root is made on a memory file system (``/dev/shm``) when
+there is a large enough one: every run makes and removes a job directory, and on a
+disk file system (ext4 here) that costs 1-3 ms of the server's time per run, on a busy
+disk more; on tmpfs 0.15 ms.
 """
 
 from __future__ import annotations
@@ -29,9 +34,43 @@ from ..hostfiles import HostModes, remove_tree, write_sources
 log = logging.getLogger(__name__)
 
 
+#: Where the default work root goes first: a memory file system, if it is one.
+MEMORY_TMP = "/dev/shm"  # noqa: S108 - a private 0700 directory is made in it
+#: Free space it must have to be used (a job's build can take ``work_dir_mb``).
+MEMORY_TMP_MIN_FREE = 1024 * 1024 * 1024
+
+
+def default_parent(candidate: str = MEMORY_TMP, min_free: int = MEMORY_TMP_MIN_FREE) -> Path:
+    """Where the default work root is made: ``candidate`` when it is a tmpfs we may
+    write with at least ``min_free`` bytes free, else the system temp dir."""
+    try:
+        st = os.statvfs(candidate)
+        usable = (
+            is_tmpfs(candidate)
+            and os.access(candidate, os.W_OK | os.X_OK)
+            and st.f_bavail * st.f_frsize >= min_free
+        )
+    except OSError:
+        usable = False
+    return Path(candidate) if usable else Path(tempfile.gettempdir())
+
+
+def is_tmpfs(path: str) -> bool:
+    """Whether ``path`` is the mount point of a tmpfs (from /proc/self/mounts)."""
+    try:
+        with open("/proc/self/mounts", encoding="utf-8", errors="replace") as mounts:
+            return any(
+                fields[1] == path and fields[2] == "tmpfs"
+                for fields in (line.split() for line in mounts)
+                if len(fields) > 2
+            )
+    except OSError:
+        return False
+
+
 class JobDirs:
-    """Where per-job directories are made: ``configured``, or a private directory under
-    the system temp dir, made by :meth:`open` and removed by :meth:`close`."""
+    """Where per-job directories are made: ``configured``, or a private directory made by
+    :meth:`open` (see :func:`default_parent`) and removed by :meth:`close`."""
 
     def __init__(self, configured: str | None, as_root: bool) -> None:
         self.configured = configured
@@ -55,9 +94,12 @@ class JobDirs:
             root.mkdir(parents=True, exist_ok=True)
             remove_dead_owners(root, "job-")
         else:
-            tmp = Path(tempfile.gettempdir())
-            remove_dead_owners(tmp, f"muscode-local-{os.getuid()}-")
-            root = Path(tempfile.mkdtemp(prefix=f"muscode-local-{os.getuid()}-{os.getpid()}-"))
+            prefix = f"muscode-local-{os.getuid()}-"
+            parent = default_parent()
+            # Both: a server that died may have used the other one.
+            for tmp in {parent, Path(tempfile.gettempdir())}:
+                remove_dead_owners(tmp, prefix)
+            root = Path(tempfile.mkdtemp(prefix=f"{prefix}{os.getpid()}-", dir=parent))
             self._own = True
         if self.as_root:
             os.chown(root, 0, SANDBOX_GID)
