@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { studentTest } from '../src/assignments/model';
 import {
   byNotebook,
+  cellLabel,
   manualScoreKey,
   manualScores,
   notebookPaths,
@@ -42,6 +43,25 @@ describe('cells of several notebooks', () => {
     );
     expect(manualScoreKey({ name: 'explain' })).toBe('explain');
     expect(manualScoreKey({ name: 'explain', notebook: null })).toBe('explain');
+  });
+
+  it('names a cell by its grade_id in one notebook, by its key among several', () => {
+    // the server names the notebook of every cell, of one notebook too
+    const one = [
+      { name: 'explain', notebook: 'squares.ipynb' },
+      { name: 'describe', notebook: 'squares.ipynb' }
+    ];
+    expect(one.map(c => cellLabel(c, one))).toEqual(['explain', 'describe']);
+    const several = [
+      { name: 'explain', notebook: 'ps1/problem1.ipynb' },
+      { name: 'explain', notebook: 'ps1/problem2.ipynb' }
+    ];
+    expect(several.map(c => cellLabel(c, several))).toEqual([
+      'ps1/problem1.ipynb:explain',
+      'ps1/problem2.ipynb:explain'
+    ]);
+    const unnamed = [{ name: 'explain' }, { name: 'style', notebook: null }];
+    expect(unnamed.map(c => cellLabel(c, unnamed))).toEqual(['explain', 'style']);
   });
 
   it("sends staff's scores by those keys; an emptied field removes only a staff score", () => {

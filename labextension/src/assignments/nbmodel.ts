@@ -72,6 +72,15 @@ export function cellKey(cell: INotebookCell): string {
   return cell.notebook ? `${cell.notebook}:${cell.name}` : cell.name;
 }
 
+/**
+ * How a cell is named among `cells` (a field's label): its grade_id when they all
+ * belong to one notebook (the server names the notebook of each cell, of one notebook
+ * too), its {@link cellKey} when they span several.
+ */
+export function cellLabel(cell: INotebookCell, cells: INotebookCell[]): string {
+  return byNotebook(cells).length > 1 ? cellKey(cell) : cell.name;
+}
+
 /** The key of a manual cell in `PATCH /submissions/{id} {"manual_scores"}`. */
 export const manualScoreKey = cellKey;
 

@@ -21,6 +21,7 @@ import { formatPoints, IAssignmentForm, scoreText } from './model';
 import {
   byNotebook,
   cellKey,
+  cellLabel,
   INotebookCell,
   isNotebook,
   manualScoreKey,
@@ -342,7 +343,7 @@ export function ManualGrading(props: {
                 <Field
                   label={trans.__(
                     'Points for %1 (0 to %2)',
-                    manualScoreKey(m),
+                    cellLabel(m, cells),
                     formatPoints(m.points)
                   )}
                 >
