@@ -1,10 +1,10 @@
 """A problem set of two notebooks in JupyterLab: an instructor imports two nbgrader
 source notebooks at once in the editor (both with a ``q1`` and a manual ``explain``),
 names them ``ps1/…`` and publishes; a student finds both release notebooks in her
-project, answers one right and one wrong and submits; her results come grouped by
-notebook; the staff score the ``explain`` of each notebook (qualified keys, both
-scores kept), and the student reads the final total with no solution or hidden test
-of either notebook in her page.
+project, answers one right and one wrong, checks the notebook she chooses and submits;
+her results come grouped by notebook; the staff score the ``explain`` of each notebook
+(qualified keys, both scores kept), and the student reads the final total with no
+solution or hidden test of either notebook in her page.
 """
 
 from __future__ import annotations
@@ -201,6 +201,21 @@ def test_a_problem_set_of_two_notebooks_imported_submitted_and_graded(
         project_id = lab_server.api_as("nell", "GET", f"assignments/{aid}").body["my"]["project_id"]
         for path, code in ANSWERS.items():
             answer(lab_server, "nell", project_id, path, code)
+        # Check runs the notebook she chooses: problem 2, with its visible q1 only.
+        choice = mine.get_by_label("Notebook to check")
+        expect(choice).to_have_value(ONE)
+        choice.select_option(TWO)
+        with student.expect_request(
+            lambda r: r.method == "POST" and r.url.split("?")[0].endswith("/check")
+        ) as sent:
+            mine.locator(".muscode-Assignment-check").click()
+        assert sent.value.post_data_json == {"project_id": project_id, "notebook": TWO}
+        check = mine.locator(f'.muscode-Check[data-notebook="{TWO}"]')
+        expect(check).to_contain_text(
+            f"Check of {TWO}: 0 of 1 visible test cells ran without errors", timeout=GRADING_MS
+        )
+        expect(check.locator('tr[data-test="q1"]')).to_contain_text("Failed: AssertionError")
+        expect(check.locator("tr[data-test]")).to_have_count(1)
         mine.locator(".muscode-Assignment-submit").click()
         sui.dialog().get_by_role("button", name="Submit").click()
         latest = mine.locator(".muscode-Submissions-mine .muscode-Submission")

@@ -106,6 +106,25 @@ export function manualScores(
   return scores;
 }
 
+/**
+ * The notebooks of `a` a student can check (`POST /assignments/{id}/check
+ * {"notebook"}`): those with visible test cells, in the order of its cells.
+ */
+export function checkableNotebooks(a: Assignment): string[] {
+  const paths = a.tests.filter(t => !t.hidden && t.notebook).map(t => t.notebook as string);
+  return [...new Set(paths)];
+}
+
+/**
+ * The grade_ids of the visible test cells a check of `notebook` ran ('': the one the
+ * server chose, of an assignment of one notebook: every visible cell).
+ */
+export function checkedCells(a: Assignment, notebook: string): Set<string> {
+  return new Set(
+    a.tests.filter(t => !t.hidden && (!notebook || t.notebook === notebook)).map(t => t.name)
+  );
+}
+
 /** The term and text of a student's facts line about an assignment's tests. */
 export function testsFact(trans: TranslationBundle, a: Assignment): { term: string; text: string } {
   const hidden = a.tests.filter(t => t.hidden).length;
