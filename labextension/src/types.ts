@@ -91,8 +91,9 @@ export type AssignmentFormat = Schemas['AssignmentFormat'];
 export type AssignmentManualCell = NonNullable<Assignment['manual']>[number];
 export type AssignmentCreate = Schemas['AssignmentCreate'];
 export type AssignmentUpdate = Schemas['AssignmentUpdate'];
-/** Also the body of `POST /assignments/{id}/check`. */
 export type SubmissionCreate = Schemas['SubmissionCreate'];
+/** The body of `POST /assignments/{id}/check` (`notebook`: which one, of several). */
+export type CheckCreate = Schemas['CheckCreate'];
 /** How a test's output is compared with the expected output. */
 export type Compare = Schemas['Compare'];
 /** The latest run of the tests on the reference solution, with per-test results. */

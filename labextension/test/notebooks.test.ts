@@ -4,6 +4,9 @@ import { describe, expect, it } from 'vitest';
 import { studentTest } from '../src/assignments/model';
 import {
   byNotebook,
+  cellLabel,
+  checkableNotebooks,
+  checkedCells,
   manualScoreKey,
   manualScores,
   notebookPaths,
@@ -42,6 +45,25 @@ describe('cells of several notebooks', () => {
     );
     expect(manualScoreKey({ name: 'explain' })).toBe('explain');
     expect(manualScoreKey({ name: 'explain', notebook: null })).toBe('explain');
+  });
+
+  it('names a cell by its grade_id in one notebook, by its key among several', () => {
+    // the server names the notebook of every cell, of one notebook too
+    const one = [
+      { name: 'explain', notebook: 'squares.ipynb' },
+      { name: 'describe', notebook: 'squares.ipynb' }
+    ];
+    expect(one.map(c => cellLabel(c, one))).toEqual(['explain', 'describe']);
+    const several = [
+      { name: 'explain', notebook: 'ps1/problem1.ipynb' },
+      { name: 'explain', notebook: 'ps1/problem2.ipynb' }
+    ];
+    expect(several.map(c => cellLabel(c, several))).toEqual([
+      'ps1/problem1.ipynb:explain',
+      'ps1/problem2.ipynb:explain'
+    ]);
+    const unnamed = [{ name: 'explain' }, { name: 'style', notebook: null }];
+    expect(unnamed.map(c => cellLabel(c, unnamed))).toEqual(['explain', 'style']);
   });
 
   it("sends staff's scores by those keys; an emptied field removes only a staff score", () => {
@@ -83,6 +105,33 @@ describe('cells of several notebooks', () => {
       passed: false,
       notebook: 'b.ipynb'
     });
+  });
+});
+
+describe("checking one of an assignment's notebooks", () => {
+  const a = makeAssignment({
+    format: 'nbgrader',
+    tests: [
+      { name: 'q1', points: 1, hidden: false, notebook: 'ps1/problem1.ipynb' },
+      { name: 'q2', points: 2, hidden: true, notebook: 'ps1/problem1.ipynb' },
+      { name: 'q0', points: 1, hidden: true, notebook: 'ps1/intro.ipynb' },
+      { name: 'q1', points: 1, hidden: false, notebook: 'ps1/problem2.ipynb' },
+      { name: 'q2', points: 1, hidden: false, notebook: 'ps1/problem2.ipynb' }
+    ]
+  });
+
+  it('offers the notebooks with visible test cells, in their order', () => {
+    expect(checkableNotebooks(a)).toEqual(['ps1/problem1.ipynb', 'ps1/problem2.ipynb']);
+    const unnamed = { ...a, tests: [{ name: 'q1', points: 1, hidden: false }] };
+    expect(checkableNotebooks(unnamed)).toEqual([]);
+    expect(checkableNotebooks(makeAssignment())).toEqual([]);
+  });
+
+  it("lists the visible cells of the checked notebook only (another's q2 is hidden here)", () => {
+    expect(checkedCells(a, 'ps1/problem1.ipynb')).toEqual(new Set(['q1']));
+    expect(checkedCells(a, 'ps1/problem2.ipynb')).toEqual(new Set(['q1', 'q2']));
+    // not named: the server ran its default, the cells of every notebook are candidates
+    expect(checkedCells(a, '')).toEqual(new Set(['q1', 'q2']));
   });
 });
 

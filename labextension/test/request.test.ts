@@ -325,6 +325,18 @@ describe('assignments and grading', () => {
     });
   });
 
+  it('checks the notebook a student chose, and sends none when she did not', async () => {
+    const { server, client } = setup();
+    server.on('POST', /^\/assignments\/a1\/check$/, () => ({
+      status: 200,
+      body: server.execution({ id: 'e9', tests: [] })
+    }));
+    await client.checkAssignment('a1', 'p1', { wait: true, notebook: 'ps1/problem2.ipynb' });
+    expect(sent(server).body).toEqual({ project_id: 'p1', notebook: 'ps1/problem2.ipynb' });
+    await client.checkAssignment('a1', 'p1', { wait: true });
+    expect(sent(server).body).toEqual({ project_id: 'p1' });
+  });
+
   it('reads submissions, one student only when asked, and overrides a score', async () => {
     const { server, client } = setup();
     const s = makeSubmission();

@@ -72,6 +72,15 @@ export function cellKey(cell: INotebookCell): string {
   return cell.notebook ? `${cell.notebook}:${cell.name}` : cell.name;
 }
 
+/**
+ * How a cell is named among `cells` (a field's label): its grade_id when they all
+ * belong to one notebook (the server names the notebook of each cell, of one notebook
+ * too), its {@link cellKey} when they span several.
+ */
+export function cellLabel(cell: INotebookCell, cells: INotebookCell[]): string {
+  return byNotebook(cells).length > 1 ? cellKey(cell) : cell.name;
+}
+
 /** The key of a manual cell in `PATCH /submissions/{id} {"manual_scores"}`. */
 export const manualScoreKey = cellKey;
 
@@ -95,6 +104,25 @@ export function manualScores(
     }
   }
   return scores;
+}
+
+/**
+ * The notebooks of `a` a student can check (`POST /assignments/{id}/check
+ * {"notebook"}`): those with visible test cells, in the order of its cells.
+ */
+export function checkableNotebooks(a: Assignment): string[] {
+  const paths = a.tests.filter(t => !t.hidden && t.notebook).map(t => t.notebook as string);
+  return [...new Set(paths)];
+}
+
+/**
+ * The grade_ids of the visible test cells a check of `notebook` ran ('': the one the
+ * server chose, of an assignment of one notebook: every visible cell).
+ */
+export function checkedCells(a: Assignment, notebook: string): Set<string> {
+  return new Set(
+    a.tests.filter(t => !t.hidden && (!notebook || t.notebook === notebook)).map(t => t.name)
+  );
 }
 
 /** The term and text of a student's facts line about an assignment's tests. */

@@ -21,6 +21,8 @@ import { formatPoints, IAssignmentForm, scoreText } from './model';
 import {
   byNotebook,
   cellKey,
+  cellLabel,
+  checkedCells,
   INotebookCell,
   isNotebook,
   manualScoreKey,
@@ -191,29 +193,42 @@ function gradeIds(notebook: Execution['notebook']): (string | undefined)[] {
 }
 
 /**
- * Check of a notebook assignment: the student's notebook run with the visible test
- * cells put back; each of those cells ran without an error, or raised (which).
+ * Check of a notebook assignment: the student's notebook (`notebook`, of several; ''
+ * of one) run with the visible test cells put back; each of those cells ran without
+ * an error, or raised (which).
  */
 export function NotebookCheck(props: {
   trans: TranslationBundle;
   run: Execution;
   assignment: Assignment;
+  notebook: string;
 }): JSX.Element {
-  const { trans, run, assignment } = props;
+  const { trans, run, assignment, notebook } = props;
   const ids = gradeIds(run.notebook);
-  const visible = new Set(assignment.tests.filter(t => !t.hidden).map(t => t.name));
+  const visible = checkedCells(assignment, notebook);
   const rows = (run.cells ?? [])
     .map(c => ({ cell: c, name: ids[c.index] }))
     .filter((r): r is { cell: CellResult; name: string } => !!r.name && visible.has(r.name));
   const passed = rows.filter(r => r.cell.status === 'ok').length;
   return (
-    <section className="muscode-Check" aria-label={trans.__('Check results')}>
+    <section
+      className="muscode-Check"
+      aria-label={trans.__('Check results')}
+      data-notebook={notebook || undefined}
+    >
       <h3>
-        {trans.__(
-          'Check: %1 of %2 visible test cells ran without errors',
-          String(passed),
-          String(rows.length)
-        )}
+        {notebook
+          ? trans.__(
+              'Check of %1: %2 of %3 visible test cells ran without errors',
+              notebook,
+              String(passed),
+              String(rows.length)
+            )
+          : trans.__(
+              'Check: %1 of %2 visible test cells ran without errors',
+              String(passed),
+              String(rows.length)
+            )}
       </h3>
       {run.message && <p>{run.message}</p>}
       <table className="muscode-Table muscode-Check-tests">
@@ -342,7 +357,7 @@ export function ManualGrading(props: {
                 <Field
                   label={trans.__(
                     'Points for %1 (0 to %2)',
-                    manualScoreKey(m),
+                    cellLabel(m, cells),
                     formatPoints(m.points)
                   )}
                 >

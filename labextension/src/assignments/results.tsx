@@ -72,10 +72,19 @@ export function CheckResults(props: {
   trans: TranslationBundle;
   run: Execution;
   assignment: Assignment;
+  /** Of a notebook assignment: the notebook checked ('': the server's choice). */
+  notebook?: string;
 }): JSX.Element {
   const { trans, run, assignment } = props;
   if (assignment.format === 'nbgrader') {
-    return <NotebookCheck trans={trans} run={run} assignment={assignment} />;
+    return (
+      <NotebookCheck
+        trans={trans}
+        run={run}
+        assignment={assignment}
+        notebook={props.notebook ?? ''}
+      />
+    );
   }
   const tests = run.tests ?? [];
   const passed = tests.filter(t => t.verdict === 'accepted').length;

@@ -12,7 +12,7 @@ import { useSignal } from '../ui/react';
 import type { IAssignmentContext } from './context';
 import { fetchWithSubmissions, useResource, useSubmissionNotices } from './hooks';
 import { isPastDue, scoreText, studentStatus, visibleTests } from './model';
-import { testsFact } from './nbmodel';
+import { checkableNotebooks, testsFact } from './nbmodel';
 import {
   dueText,
   ErrorBox,
@@ -47,6 +47,9 @@ export function StudentAssignment(props: {
   }, [assignmentId]);
   const { reload, alive, busy, act, setNote } = mine;
   const [run, setRun] = React.useState<Execution | null>(null);
+  // of several notebooks: the one to check (chosen) and the one the shown run checked
+  const [toCheck, setToCheck] = React.useState('');
+  const [checked, setChecked] = React.useState('');
   const following = React.useRef(new Set<string>());
   const classId = React.useRef<string | null>(null);
   const assignment = mine.value?.assignment ?? null;
@@ -128,6 +131,9 @@ export function StudentAssignment(props: {
       : Math.max(0, a.max_attempts - progress.attempts);
   const pastDue = isPastDue(a);
   const visible = visibleTests(a);
+  // a problem set of several notebooks: Check runs the one chosen
+  const notebooks = a.format === 'nbgrader' ? checkableNotebooks(a) : [];
+  const chosen = notebooks.includes(toCheck) ? toCheck : (notebooks[0] ?? '');
   // a notebook assignment's tests are its graded cells
   const facts = testsFact(trans, a);
   const latest = progress.latest;
@@ -176,7 +182,8 @@ export function StudentAssignment(props: {
         await ctx.saveProject?.(projectId);
         const client = ctx.client();
         setRun(null);
-        const reply = await client.checkAssignment(a.id, projectId, { wait: true });
+        const notebook = notebooks.length > 1 ? chosen : '';
+        const reply = await client.checkAssignment(a.id, projectId, { wait: true, notebook });
         let result: Execution | null = reply.body;
         if (result.status !== 'done') {
           const id = result.id;
@@ -191,6 +198,7 @@ export function StudentAssignment(props: {
         }
         if (result && alive.current) {
           setRun(result);
+          setChecked(notebook);
         }
       },
       { busy: 'check' }
@@ -294,6 +302,22 @@ export function StudentAssignment(props: {
         >
           {a.my.project_id ? trans.__('Open my project') : trans.__('Start')}
         </button>
+        {notebooks.length > 1 && (
+          <label className="muscode-Assignment-checkNotebook">
+            {trans.__('Notebook to check')}{' '}
+            <select
+              value={chosen}
+              disabled={busy !== null}
+              onChange={e => setToCheck(e.currentTarget.value)}
+            >
+              {notebooks.map(path => (
+                <option key={path} value={path}>
+                  {path}
+                </option>
+              ))}
+            </select>
+          </label>
+        )}
         <button
           type="button"
           className="jp-mod-styled muscode-Assignment-check"
@@ -346,7 +370,7 @@ export function StudentAssignment(props: {
       </div>
       <Note text={mine.note} />
       <ErrorBox message={mine.error} />
-      {run && <CheckResults trans={trans} run={run} assignment={a} />}
+      {run && <CheckResults trans={trans} run={run} assignment={a} notebook={checked} />}
       {latest && (
         <section className="muscode-Submissions-mine" aria-label={trans.__('My submissions')}>
           <h3>{trans.__('Latest submission')}</h3>

@@ -7,6 +7,7 @@ import type {
   Assignment,
   AssignmentCreate,
   AssignmentUpdate,
+  CheckCreate,
   Execution,
   Extension,
   GradeRow,
@@ -83,14 +84,19 @@ export class AssignmentsClient extends ClientBase {
 
   /**
    * Run the visible tests on a project (not a submission): an ordinary run whose
-   * `tests` hold the results. With `wait`, 200 finished or 201 still queued.
+   * `tests` hold the results. With `wait`, 200 finished or 201 still queued. Of a
+   * notebook assignment, `notebook` names the notebook to run (else the server's
+   * first with visible test cells).
    */
   checkAssignment(
     assignmentId: string,
     projectId: string,
-    options: { wait?: boolean } = {}
+    options: { wait?: boolean; notebook?: string } = {}
   ): Promise<IReply<Execution>> {
-    const body: SubmissionCreate = { project_id: projectId };
+    const body: CheckCreate = { project_id: projectId };
+    if (options.notebook) {
+      body.notebook = options.notebook;
+    }
     return this.reply<Execution>(
       'POST',
       fillPath('/assignments/{assignment_id}/check', { assignment_id: assignmentId }),
