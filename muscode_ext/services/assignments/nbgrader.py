@@ -41,6 +41,11 @@ OUTPUT_CHARS = 4000
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
 
+def staff_cells_note(count: int) -> str:
+    """What a notebook grade's message adds for its manually graded cells."""
+    return " 1 cell is graded by staff." if count == 1 else f" {count} cells are graded by staff."
+
+
 def is_notebook(path: str) -> bool:
     return path.lower().endswith(".ipynb")
 
@@ -364,7 +369,7 @@ def score_run(
             "make it run from top to bottom, then submit again."
         )
     if manual:
-        message += f" {len(manual)} cell(s) are graded by staff."
+        message += staff_cells_note(len(manual))
     return {
         "results": results,
         "manual": manual,

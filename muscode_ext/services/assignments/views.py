@@ -141,7 +141,7 @@ def _student_message(sub: Submission) -> str | None:
         f"{STOPPED_MESSAGE}, so no test scores: make it run from top to bottom, then submit again."
     )
     if sub.manual:
-        message += f" {len(sub.manual)} cell(s) are graded by staff."
+        message += nbgrader.staff_cells_note(len(sub.manual))
     return message
 
 
