@@ -18,6 +18,7 @@ from muscode_ext.notebooks.release import make_release
 from muscode_ext.services.assignments import grading, nbgrader
 from muscode_ext.store import Assignment, Execution, Submission
 
+from .nbsets import problem_notebook
 from .notebooks.conftest import load
 from .test_assignments import setup_class
 from .test_classes import enrol
@@ -41,62 +42,11 @@ SECRETS = (
 WALL_MS = 12_000
 
 
-def _cell(grade_id: str, source: str, kind: str = "code", **meta: Any) -> dict[str, Any]:
-    nbgrader_meta = {"grade": False, "solution": False, "locked": False, "task": False}
-    nbgrader_meta |= {"schema_version": 3, "grade_id": grade_id, **meta}
-    cell: dict[str, Any] = {
-        "cell_type": kind,
-        "id": grade_id.replace("_", "-"),
-        "metadata": {"nbgrader": nbgrader_meta},
-        "source": source,
-    }
-    if kind == "code":
-        cell |= {"outputs": [], "execution_count": None}
-    return cell
-
-
-def source(fn: str, factor: int, secret: int, *, style: bool = False) -> dict[str, Any]:
-    """A source notebook: a solution, visible test ``q1`` (1 point), hidden test ``q2``
-    (2 points), manual answer ``explain`` (2 points), and (``style``) manual ``style``."""
-    test = {"grade": True, "locked": True}
-    cells = [
-        _cell(
-            "answer",
-            f"def {fn}(n):\n    ### BEGIN SOLUTION\n    return {factor} * n\n"
-            "    ### END SOLUTION\n",
-            solution=True,
-        ),
-        _cell("q1", f"assert {fn}(1) == {factor}\n", points=1, **test),
-        _cell(
-            "q2",
-            f"assert {fn}(2) == {2 * factor}\n### BEGIN HIDDEN TESTS\n"
-            f"assert {fn}({secret}) == {factor * secret}\n### END HIDDEN TESTS\n",
-            points=2,
-            **test,
-        ),
-        _cell(
-            "explain",
-            "Doubling is adding the number to itself." if factor == 2 else "Three times.",
-            "markdown",
-            grade=True,
-            solution=True,
-            points=2,
-        ),
-    ]
-    if style:
-        cells.append(
-            _cell("style", "Comment on style", "markdown", grade=True, solution=True, points=1)
-        )
-    return {
-        "cells": cells,
-        "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3"}},
-        "nbformat": 4,
-        "nbformat_minor": 5,
-    }
-
-
 def sources() -> dict[str, dict[str, Any]]:
-    return {ONE: source("double", 2, SECRET_ONE), TWO: source("triple", 3, SECRET_TWO, style=True)}
+    return {
+        ONE: problem_notebook("double", 2, SECRET_ONE, "Doubling is adding the number to itself."),
+        TWO: problem_notebook("triple", 3, SECRET_TWO, "Three times.", style=True),
+    }
 
 
 def starter() -> list[dict[str, str]]:
@@ -153,7 +103,7 @@ def test_each_notebook_is_checked_and_grade_ids_are_per_notebook() -> None:
     for path in (ONE, TWO):
         assert not any(s in releases[path] for s in SECRETS), path
     # A notebook with no graded cell (an introduction) is released but never run.
-    intro = {"path": "ps1/intro.ipynb", "content": json.dumps(source("f", 1, 1))}
+    intro = {"path": "ps1/intro.ipynb", "content": json.dumps(problem_notebook("f", 1, 1, "Once."))}
     plain = json.loads(intro["content"])
     plain["cells"] = [{**plain["cells"][1], "metadata": {}, "source": "x = 1\n"}]
     intro["content"] = json.dumps(plain)

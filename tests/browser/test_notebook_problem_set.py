@@ -23,6 +23,8 @@ from playwright.sync_api import Locator, Page, expect  # noqa: E402
 from test_assignments import make_class, open_class, view  # noqa: E402
 from test_notebook_assignments import GRADING_MS  # noqa: E402
 
+from tests.nbsets import problem_notebook  # noqa: E402
+
 pytestmark = pytest.mark.timeout(900)
 
 ONE, TWO = "ps1/problem1.ipynb", "ps1/problem2.ipynb"
@@ -43,47 +45,9 @@ SECRETS = (
 ANSWERS = {ONE: "def double(n):\n    return n + n\n", TWO: "def triple(n):\n    return n + 1\n"}
 
 
-def _cell(grade_id: str, source: str, kind: str = "code", **meta: Any) -> dict[str, Any]:
-    nbgrader = {"grade": False, "solution": False, "locked": False, "task": False}
-    nbgrader |= {"schema_version": 3, "grade_id": grade_id, **meta}
-    cell: dict[str, Any] = {
-        "cell_type": kind,
-        "id": grade_id,
-        "metadata": {"nbgrader": nbgrader},
-        "source": source,
-    }
-    if kind == "code":
-        cell |= {"outputs": [], "execution_count": None}
-    return cell
-
-
-def source(fn: str, factor: int, secret: int, answer: str) -> dict[str, Any]:
-    """A source notebook: a solution, visible test ``q1`` (1 point), hidden test ``q2``
-    (2 points), manual answer ``explain`` (2 points): 5 points."""
-    test = {"grade": True, "locked": True}
-    solution = (
-        f"def {fn}(n):\n    ### BEGIN SOLUTION\n    return {factor} * n\n    ### END SOLUTION\n"
-    )
-    hidden = (
-        f"assert {fn}(2) == {2 * factor}\n### BEGIN HIDDEN TESTS\n"
-        f"assert {fn}({secret}) == {factor * secret}\n### END HIDDEN TESTS\n"
-    )
-    return {
-        "cells": [
-            _cell("answer", solution, solution=True),
-            _cell("q1", f"assert {fn}(1) == {factor}\n", points=1, **test),
-            _cell("q2", hidden, points=2, **test),
-            _cell("explain", answer, "markdown", grade=True, solution=True, points=2),
-        ],
-        "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3"}},
-        "nbformat": 4,
-        "nbformat_minor": 5,
-    }
-
-
 SOURCES = {
-    ONE: source("double", 2, SECRET_ONE, "Doubling is adding the number to itself."),
-    TWO: source("triple", 3, SECRET_TWO, "Tripling is adding it twice."),
+    ONE: problem_notebook("double", 2, SECRET_ONE, "Doubling is adding the number to itself."),
+    TWO: problem_notebook("triple", 3, SECRET_TWO, "Tripling is adding it twice."),
 }
 
 
